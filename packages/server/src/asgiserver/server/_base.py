@@ -1,0 +1,234 @@
+"""Transport plumbing shared by the request/response protocols (HTTP/1.1 and uwsgi).
+
+`StreamProtocol` owns the transport, one timer, read and write flow control and the request-body side
+of `ResponseStream`; subclasses translate their protocol package's events and write responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, cast
+
+from asgiserver.server._http import HTTPCycle
+
+if TYPE_CHECKING:
+    from asgiserver.server._state import ServerState
+
+access_logger = logging.getLogger("asgiserver.access")
+error_logger = logging.getLogger("asgiserver.error")
+
+HIGH_WATER = 64 * 1024  # request body buffered for the app before reading pauses
+
+NO_TIMER, HEAD_TIMER, KEEPALIVE_TIMER, BODY_TIMER = range(4)
+
+
+class StreamProtocol(asyncio.Protocol):
+    __slots__ = (
+        "_closing",
+        "_drain_waiter",
+        "_last_body_time",
+        "_read_paused",
+        "_timer",
+        "_timer_kind",
+        "_write_paused",
+        "client",
+        "cycle",
+        "loop",
+        "scheme",
+        "server",
+        "state",
+        "transport",
+    )
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.loop = state.loop
+        self.transport: asyncio.Transport | None = None
+        self.cycle: HTTPCycle | None = None
+        self.client: tuple[str, int] | None = None
+        self.server: tuple[str, int | None] | None = None
+        self.scheme = "http"
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_kind = NO_TIMER
+        self._read_paused = False
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._closing = False
+        self._last_body_time = 0.0
+
+    # ---- transport callbacks -----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        self.state.connections.add(self)
+        self.client, self.server = self.state.addresses(transport)
+        if transport.get_extra_info("sslcontext") is not None:
+            self.scheme = "https"
+        self._arm(HEAD_TIMER, self.state.config.timeout_request_head)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state.connections.discard(self)
+        self._cancel_timer()
+        self._closing = True
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnect()
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ---- request body ------------------------------------------------------------------------------
+
+    def _on_data(self, data: bytes) -> None:
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return  # a body nobody will read; the connection closes after this response
+        self._last_body_time = self.loop.time()
+        if cycle.feed_body(data) > HIGH_WATER and not self._read_paused:
+            self._pause_reading()
+
+    def _on_end_of_body(self) -> None:
+        cycle = self.cycle
+        if cycle is not None:
+            cycle.end_body()
+            if self._timer_kind == BODY_TIMER:
+                self._cancel_timer()
+
+    # ---- ResponseStream, the parts every protocol shares --------------------------------------------
+
+    @property
+    def write_paused(self) -> bool:
+        return self._write_paused
+
+    def want_body(self) -> None:
+        if self._read_paused:
+            self._resume_reading()
+        if self._timer_kind == NO_TIMER:
+            self._last_body_time = self.loop.time()
+            self._arm(BODY_TIMER, self.state.config.timeout_request_body)
+
+    async def drain(self) -> None:
+        if not self._write_paused or self._closed():
+            return
+        waiter = self._drain_waiter = self.loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._drain_waiter = None
+
+    def abort(self) -> None:
+        self._close()
+
+    def cycle_finished(self, cycle: HTTPCycle) -> None:
+        self.state.finish_task()
+        if cycle is self.cycle and not cycle.response_complete:
+            self._close()
+
+    # ---- helpers -----------------------------------------------------------------------------------
+
+    def _write_chunks(self, chunks: list[bytes]) -> None:
+        transport = self.transport
+        if chunks and transport is not None:
+            if len(chunks) == 1:
+                transport.write(chunks[0])
+            else:
+                transport.writelines(chunks)
+
+    def _log_access(self, request_line: str, status: int, size: int, start: float | None) -> None:
+        duration = (self.loop.time() - start) * 1000 if start is not None else 0.0
+        access_logger.info(
+            '%s - "%s" %d %d %.2fms', self._peer(), request_line, status, size, duration
+        )
+
+    def _peer(self) -> str:
+        client = self.client
+        return f"{client[0]}:{client[1]}" if client else "-"
+
+    def _closed(self) -> bool:
+        transport = self.transport
+        return transport is None or transport.is_closing()
+
+    def _close(self) -> None:
+        self._closing = True
+        self._cancel_timer()
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+    def _pause_reading(self) -> None:
+        transport = self.transport
+        if transport is not None and not self._read_paused and not transport.is_closing():
+            self._read_paused = True
+            transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        transport = self.transport
+        if transport is not None and self._read_paused and not transport.is_closing():
+            self._read_paused = False
+            transport.resume_reading()
+
+    def _arm(self, kind: int, delay: float) -> None:
+        timer = self._timer
+        if timer is not None:
+            timer.cancel()
+        self._timer_kind = kind
+        self._timer = self.loop.call_later(delay, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        timer = self._timer
+        if timer is not None:
+            timer.cancel()
+            self._timer = None
+        self._timer_kind = NO_TIMER
+
+    def _on_timer(self) -> None:
+        kind = self._timer_kind
+        self._timer = None
+        self._timer_kind = NO_TIMER
+        if kind == BODY_TIMER:
+            self._on_body_timer()
+        else:
+            self._on_idle_timer(kind)
+
+    def _on_body_timer(self) -> None:
+        cycle = self.cycle
+        if cycle is None or cycle.body_complete:
+            return
+        timeout = self.state.config.timeout_request_body
+        idle = self.loop.time() - self._last_body_time
+        if idle < timeout or self._read_paused:
+            # Body bytes arrived meanwhile, or the app is not reading: not a stalled client.
+            self._arm(BODY_TIMER, timeout - idle if idle < timeout else timeout)
+            return
+        error_logger.info("Request body from %s stalled", self._peer())
+        cycle.disconnect()
+        if not cycle.response_started:
+            self._reject(408)
+        else:
+            self._close()
+
+    def _on_idle_timer(self, kind: int) -> None:
+        self._close()
+
+    def _reject(self, status: int) -> None:
+        raise NotImplementedError
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: close when idle, otherwise after the current response."""
+        self._closing = True
+        if self.cycle is None:
+            self._close()
+
+    def scope_base(self) -> dict[str, Any]:
+        return {"server": self.server, "client": self.client, "scheme": self.scheme}

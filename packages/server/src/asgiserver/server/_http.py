@@ -1,0 +1,320 @@
+"""The one ASGI HTTP cycle, shared by every protocol that carries HTTP requests (HTTP/1.1, uwsgi, HTTP/2).
+
+A protocol driver creates an `HTTPCycle` per request, feeds it the request body (`feed_body`,
+`end_body`, `disconnect`) and implements `ResponseStream`, which the cycle calls to write the response.
+The cycle owns the ASGI rules: message order and validation, `http.disconnect`, OSError from `send()`
+after a disconnect (spec 2.4), deferred response heads so a single-chunk body gets a Content-Length,
+trailers and early hints. Drivers never see ASGI messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from asgiserver.server._importer import ASGIApp, Message, Scope
+
+logger = logging.getLogger("asgiserver.error")
+
+# ASGI HTTP & WebSocket spec version this server honestly implements (2.4: send() raises OSError once
+# the client is gone).
+SPEC_VERSION = "2.4"
+ASGI_VERSION = {"version": "3.0", "spec_version": SPEC_VERSION}
+
+Headers = list[tuple[bytes, bytes]]
+
+
+class ClientDisconnected(OSError):
+    """Raised by `send()` once the client has gone (ASGI HTTP spec 2.4)."""
+
+
+class ASGIProtocolError(RuntimeError):
+    """The application sent a message that breaks the ASGI HTTP protocol."""
+
+
+class ResponseStream(Protocol):
+    """What a protocol driver offers the cycle. All writes are synchronous into the transport buffer."""
+
+    def start_response(
+        self, status: int, headers: Headers, body: bytes, end: bool, trailers: bool
+    ) -> None: ...
+
+    def send_body(self, body: bytes, end: bool) -> None: ...
+
+    def send_trailers(self, headers: Headers) -> None: ...
+
+    def send_informational(self, status: int, headers: Headers) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def want_body(self) -> None: ...
+
+    def cycle_finished(self, cycle: HTTPCycle) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    @property
+    def write_paused(self) -> bool: ...
+
+
+def header_list(raw: object) -> Headers:
+    """Validate the shape of an application header list once; the protocol package checks the bytes."""
+    try:
+        headers = [(name, value) for name, value in raw]  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        raise ASGIProtocolError("headers must be an iterable of [name, value] pairs") from None
+    for name, value in headers:
+        if type(name) is not bytes or type(value) is not bytes:
+            raise ASGIProtocolError("header names and values must be bytes")
+    return headers
+
+
+class HTTPCycle:
+    """One request/response exchange between a protocol driver and the ASGI application."""
+
+    __slots__ = (
+        "_body",
+        "_body_ended",
+        "_body_size",
+        "_head",
+        "_request_done",
+        "_waiter",
+        "body_complete",
+        "bytes_sent",
+        "disconnected",
+        "expect_trailers",
+        "response_complete",
+        "response_started",
+        "scope",
+        "start_time",
+        "status",
+        "stream",
+        "trailers_allowed",
+    )
+
+    def __init__(
+        self, scope: Scope, stream: ResponseStream, *, body_complete: bool, start_time: float = 0.0
+    ) -> None:
+        self.scope = scope
+        self.stream = stream
+        self.body_complete = body_complete
+        self.start_time = start_time
+        self.trailers_allowed = True
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self._head: tuple[int, Headers, bool] | None = None
+        self._body_ended = False
+        self._request_done = False
+        self.disconnected = False
+        self.response_started = False
+        self.response_complete = False
+        self.expect_trailers = False
+        self.status = 0
+        self.bytes_sent = 0
+
+    # ---- driver side -------------------------------------------------------------------------------
+
+    def feed_body(self, data: bytes) -> int:
+        """Queue request body bytes; returns how many are buffered, for read flow control."""
+        self._body.append(data)
+        self._body_size += len(data)
+        self._wake()
+        return self._body_size
+
+    def end_body(self) -> None:
+        self.body_complete = True
+        self._wake()
+
+    def disconnect(self) -> None:
+        """The client went away (or the connection is being torn down)."""
+        self.disconnected = True
+        self._wake()
+
+    @property
+    def body_buffered(self) -> int:
+        return self._body_size
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ---- application side --------------------------------------------------------------------------
+
+    async def receive(self) -> Message:
+        if self.disconnected or self.response_complete:
+            return {"type": "http.disconnect"}
+        if self._request_done:
+            # The whole body was delivered: the next message is the disconnect, whenever it comes.
+            await self._wait(lambda: self.disconnected or self.response_complete)
+            return {"type": "http.disconnect"}
+        if not self._body and not self.body_complete:
+            self.stream.want_body()
+            await self._wait(lambda: bool(self._body) or self.body_complete or self.disconnected)
+            if self.disconnected:
+                return {"type": "http.disconnect"}
+        more_body = not self.body_complete
+        if more_body:
+            self.stream.want_body()
+        else:
+            self._request_done = True
+        if not self._body:
+            return {"type": "http.request", "body": b"", "more_body": more_body}
+        chunks = self._body
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._body_size = 0
+        return {"type": "http.request", "body": body, "more_body": more_body}
+
+    async def _wait(self, ready: Callable[[], bool]) -> None:
+        while not ready():
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+
+    async def send(self, message: Message) -> None:
+        try:
+            kind = message["type"]
+        except (KeyError, TypeError):
+            raise ASGIProtocolError(f"ASGI message without a type: {message!r}") from None
+        if self.disconnected:
+            raise ClientDisconnected("the client has disconnected")
+        if kind == "http.response.body":
+            await self._send_body(message)
+        elif kind == "http.response.start":
+            self._send_start(message)
+        elif kind == "http.response.trailers":
+            self._send_trailers(message)
+        elif kind == "http.response.early_hint":
+            self._send_early_hint(message)
+        else:
+            raise ASGIProtocolError(f"unexpected ASGI message type {kind!r} in an HTTP cycle")
+
+    def _send_start(self, message: Message) -> None:
+        if self.response_started:
+            raise ASGIProtocolError("http.response.start sent twice")
+        status = message.get("status")
+        if type(status) is not int or not 200 <= status <= 599:
+            raise ASGIProtocolError(f"invalid response status {status!r}")
+        headers = header_list(message.get("headers", ()))
+        trailers = bool(message.get("trailers", False))
+        self.response_started = True
+        self.status = status
+        self.expect_trailers = trailers
+        self._head = (status, headers, trailers)
+
+    async def _send_body(self, message: Message) -> None:
+        if not self.response_started:
+            raise ASGIProtocolError("http.response.body sent before http.response.start")
+        if self._body_ended:
+            raise ASGIProtocolError("http.response.body sent after the response body ended")
+        body = message.get("body", b"")
+        if type(body) is not bytes:
+            if isinstance(body, (bytearray, memoryview)):
+                body = bytes(body)
+            else:
+                raise ASGIProtocolError("http.response.body 'body' must be bytes")
+        more_body = bool(message.get("more_body", False))
+        end = not more_body and not self.expect_trailers
+        head = self._head
+        self.bytes_sent += len(body)
+        if head is not None:
+            self._head = None
+            self.stream.start_response(head[0], head[1], body, end, head[2])
+        else:
+            self.stream.send_body(body, end)
+        if not more_body:
+            self._body_ended = True
+            if end:
+                self._complete()
+        elif self.stream.write_paused:
+            await self.stream.drain()
+            if self.disconnected:
+                raise ClientDisconnected("the client has disconnected")
+
+    def _send_trailers(self, message: Message) -> None:
+        if not self.expect_trailers or not self._body_ended:
+            raise ASGIProtocolError(
+                "http.response.trailers needs 'trailers': True in http.response.start and a "
+                "final http.response.body first"
+            )
+        if self.response_complete:
+            raise ASGIProtocolError("http.response.trailers sent after the response ended")
+        headers = header_list(message.get("headers", ()))
+        if message.get("more_trailers", False):
+            raise ASGIProtocolError("more_trailers is not supported: send all trailers at once")
+        self.stream.send_trailers(headers)
+        self._complete()
+
+    def _send_early_hint(self, message: Message) -> None:
+        if self.response_started:
+            raise ASGIProtocolError("http.response.early_hint sent after http.response.start")
+        links = message.get("links", ())
+        headers: Headers = []
+        for link in links:
+            if type(link) is not bytes:
+                raise ASGIProtocolError("http.response.early_hint 'links' must be bytes")
+            headers.append((b"link", link))
+        if headers:
+            self.stream.send_informational(103, headers)
+
+    def _complete(self) -> None:
+        self.response_complete = True
+        self._wake()
+
+    async def run(self, app: ASGIApp) -> None:
+        """Run the application for this request; every outcome leaves the connection consistent."""
+        try:
+            await app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            pass  # spec 2.4: raised by us, not logged as an error
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                self._finish_after_error()
+                raise
+            logger.error("Exception in ASGI application", exc_info=exc)
+            self._finish_after_error()
+        else:
+            if not self.response_started:
+                if not self.disconnected:
+                    logger.error("ASGI application returned without starting a response")
+                self._finish_after_error()
+            elif not self.response_complete and not self.disconnected:
+                if self._head is not None:
+                    # A response that ends without a body is completed with an empty one.
+                    head = self._head
+                    self._head = None
+                    self.stream.start_response(head[0], head[1], b"", True, False)
+                    self._complete()
+                else:
+                    logger.error("ASGI application returned without completing the response")
+                    self.stream.abort()
+        finally:
+            self.stream.cycle_finished(self)
+
+    def _finish_after_error(self) -> None:
+        if self.disconnected or self.response_complete:
+            return
+        if self._head is not None or not self.response_started:
+            self._head = None
+            self.response_started = True
+            self.status = 500
+            self.stream.start_response(
+                500,
+                [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")],
+                b"Internal Server Error",
+                True,
+                False,
+            )
+            self._complete()
+        else:
+            self.stream.abort()
+
+
+def build_headers(pairs: Iterable[tuple[str, str]]) -> Headers:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs]

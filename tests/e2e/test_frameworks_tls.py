@@ -1,0 +1,67 @@
+"""Real frameworks and TLS, served by the real `asgiserver` command."""
+
+from __future__ import annotations
+
+import ssl
+
+import httpx
+import pytest
+
+from conftest import ServerProcess
+
+
+def test_fastapi_app(start_server) -> None:
+    pytest.importorskip("fastapi")
+    server: ServerProcess = start_server("fastapi_app:app")
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        assert client.get("/items/5", params={"q": "x"}).json() == {"item_id": 5, "q": "x"}
+        assert client.post("/items", json={"name": "a", "price": 10}).json() == {
+            "name": "a",
+            "price_with_tax": 12.0,
+        }
+        assert client.post("/items", json={"name": "a"}).status_code == 422
+        assert client.get("/state").json() == {"db": "connected"}
+        assert client.get("/stream").text == "0\n1\n2\n3\n4\n"
+    assert server.stop() == 0
+
+
+def test_django_async_view(start_server) -> None:
+    pytest.importorskip("django")
+    server: ServerProcess = start_server("django_app:application")
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        assert client.get("/hello/", params={"q": "1"}).json() == {
+            "method": "GET",
+            "path": "/hello/",
+            "q": "1",
+        }
+        assert client.post("/echo/", content=b"x" * 100000).json()["length"] == 100000
+    assert server.stop() == 0
+    # Django does not speak lifespan: one informational line, no traceback.
+    assert "Traceback" not in server.stderr
+
+
+def test_tls_with_a_trustme_certificate(start_server, tmp_path) -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    certfile = tmp_path / "cert.pem"
+    keyfile = tmp_path / "key.pem"
+    cert.private_key_pem.write_to_path(str(keyfile))
+    cert.cert_chain_pems[0].write_to_path(str(certfile))
+    for pem in cert.cert_chain_pems[1:]:
+        with certfile.open("ab") as f:
+            f.write(pem.bytes())
+    server: ServerProcess = start_server(
+        "testapp:app", "--ssl-certfile", str(certfile), "--ssl-keyfile", str(keyfile)
+    )
+    assert server.scheme == "https"
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    with httpx.Client(base_url=server.url, verify=context, timeout=10) as client:
+        scope = client.get("/scope").json()
+        assert scope["scheme"] == "https"
+        body = b"y" * 300000
+        assert client.post("/echo", content=body).content == body
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(server.url + "/", timeout=5)  # not trusted without the CA
+    assert server.stop() == 0
