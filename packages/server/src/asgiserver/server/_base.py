@@ -19,6 +19,7 @@ access_logger = logging.getLogger("asgiserver.access")
 error_logger = logging.getLogger("asgiserver.error")
 
 HIGH_WATER = 64 * 1024  # request body buffered for the app before reading pauses
+JOIN_LIMIT = 256 * 1024  # responses up to this size are joined into one write
 
 NO_TIMER, HEAD_TIMER, KEEPALIVE_TIMER, BODY_TIMER = range(4)
 
@@ -142,6 +143,9 @@ class StreamProtocol(asyncio.Protocol):
         if chunks and transport is not None:
             if len(chunks) == 1:
                 transport.write(chunks[0])
+            elif sum(map(len, chunks)) <= JOIN_LIMIT:
+                # One send() for a head and a small body: writelines() costs a syscall per piece.
+                transport.write(b"".join(chunks))
             else:
                 transport.writelines(chunks)
 
