@@ -27,6 +27,7 @@ NO_TIMER, HEAD_TIMER, KEEPALIVE_TIMER, BODY_TIMER = range(4)
 class StreamProtocol(asyncio.Protocol):
     __slots__ = (
         "_closing",
+        "_deadline",
         "_drain_waiter",
         "_last_body_time",
         "_read_paused",
@@ -36,6 +37,7 @@ class StreamProtocol(asyncio.Protocol):
         "client",
         "cycle",
         "loop",
+        "proxy_trusted",
         "scheme",
         "server",
         "state",
@@ -50,8 +52,10 @@ class StreamProtocol(asyncio.Protocol):
         self.client: tuple[str, int] | None = None
         self.server: tuple[str, int | None] | None = None
         self.scheme = "http"
+        self.proxy_trusted = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_kind = NO_TIMER
+        self._deadline = 0.0
         self._read_paused = False
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -67,11 +71,18 @@ class StreamProtocol(asyncio.Protocol):
         self.client, self.server = self.state.addresses(transport)
         if transport.get_extra_info("sslcontext") is not None:
             self.scheme = "https"
+        proxy = self.state.proxy
+        if proxy is not None:
+            client = self.client
+            # Decided once per connection: a unix-socket peer is trusted only when everything is.
+            self.proxy_trusted = (
+                proxy.trusted.everything if client is None else proxy.trusts(client[0])
+            )
         self._arm(HEAD_TIMER, self.state.config.timeout_request_head)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state.connections.discard(self)
-        self._cancel_timer()
+        self._drop_timer()
         self._closing = True
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
@@ -165,7 +176,7 @@ class StreamProtocol(asyncio.Protocol):
 
     def _close(self) -> None:
         self._closing = True
-        self._cancel_timer()
+        self._drop_timer()
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.close()
@@ -183,13 +194,23 @@ class StreamProtocol(asyncio.Protocol):
             transport.resume_reading()
 
     def _arm(self, kind: int, delay: float) -> None:
-        timer = self._timer
-        if timer is not None:
-            timer.cancel()
+        """Set the connection's one deadline. The timer handle is reused lazily: re-arming on every
+        request would cost a cancel and a call_later each time, so a timer that fires early just
+        re-schedules itself for the remaining time."""
+        deadline = self.loop.time() + delay
         self._timer_kind = kind
-        self._timer = self.loop.call_later(delay, self._on_timer)
+        self._deadline = deadline
+        timer = self._timer
+        if timer is None:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+        elif timer.when() > deadline:
+            timer.cancel()
+            self._timer = self.loop.call_at(deadline, self._on_timer)
 
     def _cancel_timer(self) -> None:
+        self._timer_kind = NO_TIMER
+
+    def _drop_timer(self) -> None:
         timer = self._timer
         if timer is not None:
             timer.cancel()
@@ -197,8 +218,14 @@ class StreamProtocol(asyncio.Protocol):
         self._timer_kind = NO_TIMER
 
     def _on_timer(self) -> None:
-        kind = self._timer_kind
         self._timer = None
+        kind = self._timer_kind
+        if kind == NO_TIMER:
+            return
+        remaining = self._deadline - self.loop.time()
+        if remaining > 0.001:
+            self._timer = self.loop.call_later(remaining, self._on_timer)
+            return
         self._timer_kind = NO_TIMER
         if kind == BODY_TIMER:
             self._on_body_timer()

@@ -163,8 +163,8 @@ class H1Protocol(StreamProtocol):
         if self.conn.upgrade == b"websocket" and config.ws != "none":
             self._on_websocket(event, scope)
             return
-        if state.proxy is not None:
-            state.proxy.apply(scope)
+        if self.proxy_trusted:
+            state.proxy.apply(scope)  # type: ignore[union-attr]
         cycle = HTTPCycle(scope, self, body_complete=False, start_time=self.loop.time())
         cycle.trailers_allowed = self.conn.trailers_accepted
         self.cycle = cycle
@@ -179,8 +179,8 @@ class H1Protocol(StreamProtocol):
             self.respond_and_close(handshake.status, handshake.headers, handshake.reason.encode())
             return
         scope = websocket_scope(self, handshake, base)
-        if self.state.proxy is not None:
-            self.state.proxy.apply(scope)
+        if self.proxy_trusted:
+            self.state.proxy.apply(scope)  # type: ignore[union-attr]
         session = self.websocket = WebSocketSession(self, handshake, scope)
         self.state.start_task(session.run())
 

@@ -61,10 +61,7 @@ class ProxyHeaders:
         return self.trusted.trusts(host)
 
     def apply(self, scope: MutableMapping[str, Any]) -> None:
-        client = scope["client"]
-        # A unix-socket peer has no address: it is trusted only when everything is.
-        if not (self.trusted.everything if client is None else self.trusts(client[0])):
-            return
+        """Rewrite the scope of a request whose direct peer is trusted (the caller checks that)."""
         forwarded_for = forwarded_proto = None
         for name, value in scope["headers"]:
             if name == b"x-forwarded-for":

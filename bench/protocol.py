@@ -1,0 +1,157 @@
+"""Server overhead per request without the kernel: each server's HTTP/1.1 protocol object on a fake
+transport, driven by the same event loop, serving the same app. Shows the Python cost a server adds on
+top of its parser; the wrk runs in servers.py show the whole picture.
+
+    python bench/protocol.py [--requests 20000] [--repeats 5] [--loop uvloop|asyncio] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from app import app  # noqa: E402
+
+REQUEST = (
+    b"GET /plaintext HTTP/1.1\r\n"
+    b"Host: localhost:8000\r\n"
+    b"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
+    b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+    b"Accept-Language: en-US,en;q=0.5\r\n"
+    b"Accept-Encoding: gzip, deflate, br\r\n"
+    b"Connection: keep-alive\r\n"
+    b"Cookie: session=abc123; theme=dark\r\n"
+    b"Upgrade-Insecure-Requests: 1\r\n"
+    b"Sec-Fetch-Dest: document\r\n"
+    b"Sec-Fetch-Mode: navigate\r\n"
+    b"\r\n"
+)
+
+
+class FakeTransport:
+    """Enough of asyncio.Transport for a protocol; a response is complete when its body arrived."""
+
+    def __init__(self) -> None:
+        self.waiter: asyncio.Future[None] | None = None
+        self.written = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+        if data.endswith(b"Hello, world!") and self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def writelines(self, chunks: list[bytes]) -> None:
+        self.write(b"".join(chunks))
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def set_protocol(self, protocol: object) -> None: ...
+    def abort(self) -> None:
+        self.closed = True
+
+
+def ours(loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
+    from asgiserver.server._config import Config
+    from asgiserver.server._h1 import H1Protocol
+    from asgiserver.server._state import ServerState
+
+    state = ServerState(Config(app=app, access_log=False), app, loop)
+    state.access_log = False
+    return H1Protocol(state)
+
+
+def uvicorn_httptools(loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
+    from uvicorn.config import Config
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from uvicorn.server import ServerState
+
+    config = Config(app=app, http="httptools", access_log=False, log_level="warning", lifespan="off")
+    config.load()
+    return HttpToolsProtocol(config, ServerState(), {}, loop)
+
+
+def uvicorn_h11(loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
+    from uvicorn.config import Config
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.server import ServerState
+
+    config = Config(app=app, http="h11", access_log=False, log_level="warning", lifespan="off")
+    config.load()
+    return H11Protocol(config, ServerState(), {}, loop)
+
+
+SERVERS = {"asgiserver": ours, "uvicorn-httptools": uvicorn_httptools, "uvicorn-h11": uvicorn_h11}
+
+
+async def drive(factory: Any, requests: int) -> float:
+    loop = asyncio.get_running_loop()
+    protocol = factory(loop)
+    transport = FakeTransport()
+    protocol.connection_made(transport)  # type: ignore[arg-type]
+    start = time.perf_counter()
+    for _ in range(requests):
+        waiter = transport.waiter = loop.create_future()
+        protocol.data_received(REQUEST)
+        await waiter
+    elapsed = time.perf_counter() - start
+    protocol.connection_lost(None)
+    return elapsed / requests * 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    parser.add_argument("--json", type=Path, default=None)
+    args, _ = parser.parse_known_args()
+    if args.loop == "uvloop":
+        import uvloop
+
+        new_loop = uvloop.new_event_loop
+    else:
+        new_loop = asyncio.new_event_loop
+    best: dict[str, float] = {}
+    available = {}
+    for name, factory in SERVERS.items():
+        try:
+            with asyncio.Runner(loop_factory=new_loop) as runner:
+                runner.run(drive(factory, 10))
+            available[name] = factory
+        except ImportError as exc:
+            print(f"{name}: not installed ({exc})")
+    for _ in range(args.repeats):  # interleaved rounds, best of each
+        for name, factory in available.items():
+            with asyncio.Runner(loop_factory=new_loop) as runner:
+                us = runner.run(drive(factory, args.requests))
+            best[name] = min(best.get(name, float("inf")), us)
+    ours_us = best.get("asgiserver")
+    print(f"\nper-request protocol cost on a fake transport ({args.loop}), best of {args.repeats}:")
+    for name, us in best.items():
+        ratio = f"  asgiserver is {us / ours_us:.2f}x faster" if ours_us and name != "asgiserver" else ""
+        print(f"  {name:18s} {us:7.2f} us{ratio}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(best, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
