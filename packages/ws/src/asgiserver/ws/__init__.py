@@ -1,0 +1,76 @@
+"""Sans-IO WebSocket for servers: RFC 6455, permessage-deflate (RFC 7692), RFC 8441 handshakes.
+
+Strictness policy (every item is tested):
+
+- Opening handshake: GET over HTTP/1.1 or later (or extended CONNECT over HTTP/2), Upgrade and
+  Connection tokens compared case-insensitively, exactly one Sec-WebSocket-Key that is base64 of 16
+  bytes, exactly one Sec-WebSocket-Version equal to 13 (else 426). Malformed Sec-WebSocket-Protocol
+  or Sec-WebSocket-Extensions headers are rejected with 400; empty list elements are tolerated.
+- Frames: client frames must be masked; reserved bits, reserved opcodes, fragmented or oversized
+  control frames, stray continuations, interleaved messages, non-minimal payload lengths and
+  64-bit lengths with the high bit set all fail with 1002.
+- Text and close reasons must be valid UTF-8 (1007), checked fragment by fragment. Close codes
+  outside 1000-1003, 1007-1014 and 3000-4999, and 1-byte close payloads, fail with 1002.
+- Limits fail with 1009 before the offending payload is buffered or inflated.
+- Once the peer's close frame arrives, or the connection fails, further input is ignored.
+"""
+
+from ._connection import ServerConnection
+from ._deflate import DeflateOptions, PerMessageDeflate
+from ._errors import LocalProtocolError, MessageTooBig, ProtocolError, RemoteProtocolError
+from ._events import (
+    BytesMessage,
+    Close,
+    CloseReceived,
+    ConnectionClosed,
+    ConnectionFailed,
+    Event,
+    Ping,
+    Pong,
+    SendEvent,
+    TextMessage,
+)
+from ._handshake import (
+    ExtensionOffer,
+    HandshakeRejection,
+    HandshakeRequest,
+    HandshakeResponse,
+    accept,
+    accept_key,
+    validate_request,
+)
+from ._limits import Limits
+from ._state import State
+
+__all__ = [
+    # opening handshake
+    "validate_request",
+    "accept",
+    "accept_key",
+    "HandshakeRequest",
+    "HandshakeRejection",
+    "HandshakeResponse",
+    "ExtensionOffer",
+    "DeflateOptions",
+    "PerMessageDeflate",
+    # connection
+    "ServerConnection",
+    "Limits",
+    "State",
+    # events
+    "Event",
+    "SendEvent",
+    "TextMessage",
+    "BytesMessage",
+    "Ping",
+    "Pong",
+    "Close",
+    "CloseReceived",
+    "ConnectionClosed",
+    "ConnectionFailed",
+    # errors
+    "ProtocolError",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+    "MessageTooBig",
+]

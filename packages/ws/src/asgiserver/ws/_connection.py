@@ -1,0 +1,416 @@
+"""The server side of an open WebSocket connection (RFC 6455 §5-§7, RFC 7692 §6-§7)."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Sequence
+from typing import Final
+
+from ._deflate import Compressor, Decompressor, PerMessageDeflate
+from ._errors import LocalProtocolError, MessageTooBig, RemoteProtocolError
+from ._events import (
+    BytesMessage,
+    Close,
+    CloseReceived,
+    ConnectionClosed,
+    ConnectionFailed,
+    Event,
+    Ping,
+    Pong,
+    SendEvent,
+    TextMessage,
+)
+from ._frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    close_code_valid,
+    close_payload,
+    frame_header,
+    unmask,
+)
+from ._limits import Limits
+from ._state import TRANSITIONS, Input, State
+
+__all__ = ["ServerConnection"]
+
+_OPEN: Final = State.OPEN
+_CLOSING: Final = State.CLOSING
+_CLOSED: Final = State.CLOSED
+_DEFAULT_LIMITS: Final = Limits()
+_Utf8Decoder: Final = codecs.getincrementaldecoder("utf-8")
+_from_bytes = int.from_bytes
+# Below this size a frame goes out as one bytes object; above, header and payload are separate
+# items so a large payload is never copied again.
+_JOIN_BELOW: Final = 4096
+
+
+class ServerConnection:
+    """A server-side WebSocket connection after a successful opening handshake.
+
+    Feed it with :meth:`receive_data` / :meth:`receive_eof`, give it :meth:`send` commands, and
+    after *every* call drain :meth:`events_received` and :meth:`data_to_send`; close the transport
+    once :meth:`close_expected` is true. Pongs and the closing handshake are handled here: a ping
+    is answered and a close is echoed without the caller's help.
+
+    ``extensions`` is ``HandshakeResponse.extensions``; ``trailing_data`` is whatever followed the
+    upgrade request in the same read (it is parsed at once, so drain the queues after construction).
+    """
+
+    __slots__ = (
+        "_buf",
+        "_compressor",
+        "_decompressor",
+        "_deflate",
+        "_events",
+        "_max_frame",
+        "_max_message",
+        "_msg_deflate",
+        "_msg_op",
+        "_msg_parts",
+        "_msg_size",
+        "_need",
+        "_out",
+        "_rsv1",
+        "_state",
+        "_text",
+        "_text_parts",
+        "limits",
+    )
+
+    def __init__(
+        self,
+        *,
+        limits: Limits = _DEFAULT_LIMITS,
+        extensions: Sequence[PerMessageDeflate] = (),
+        trailing_data: bytes = b"",
+    ) -> None:
+        if len(extensions) > 1:
+            # RFC 7692 §5: two extensions cannot share RSV1.
+            raise LocalProtocolError("at most one permessage-deflate agreement can be in force")
+        self.limits: Final = limits
+        self._max_message = limits.max_message_bytes
+        self._max_frame = limits.max_frame_bytes
+        self._state = _OPEN
+        self._buf = bytearray()
+        self._need = 2  # bytes the buffer must hold before parsing can make progress
+        self._events: list[Event] = []
+        self._out: list[bytes] = []
+        # A fragmented or compressed message in progress (§5.4); _msg_op is 0 between messages.
+        self._msg_op = 0
+        self._msg_deflate = False
+        self._msg_size = 0
+        self._msg_parts: list[bytes] = []
+        self._text_parts: list[str] = []
+        self._text: codecs.IncrementalDecoder | None = None
+        self._deflate = extensions[0] if extensions else None
+        # RFC 7692 §6: RSV1 marks a compressed message, only if the extension was agreed.
+        self._rsv1 = 0x40 if self._deflate else -1
+        self._decompressor = Decompressor(self._deflate) if self._deflate else None
+        self._compressor: Compressor | None = None  # created on first send: saves ~256 KiB
+        if trailing_data:
+            self.receive_data(trailing_data)
+
+    # -- the contract ------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """OPEN, CLOSING (our close is sent, the peer's is awaited) or CLOSED."""
+        return self._state
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the peer. Never raises for a misbehaving peer: a protocol error ends
+        the event list with ``ConnectionFailed`` and queues the close frame. Ignored once CLOSED.
+        Then drain :meth:`events_received` and :meth:`data_to_send`."""
+        if self._state is _CLOSED:
+            return
+        buf = self._buf
+        buf += data
+        if len(buf) >= self._need:
+            self._parse()
+
+    def receive_eof(self) -> None:
+        """The peer closed its side. Without a closing handshake this is ``ConnectionClosed(1006)``
+        (RFC 6455 §7.1.5); after one it reports nothing."""
+        if self._state is not _CLOSED:
+            self._events.append(ConnectionClosed(1006))
+            self._discard()
+        self._state = TRANSITIONS[self._state, Input.RECV_EOF]
+
+    def events_received(self) -> list[Event]:
+        """Events parsed so far, oldest first, drained. ``state`` already reflects them."""
+        events = self._events
+        self._events = []
+        return events
+
+    def data_to_send(self) -> list[bytes]:
+        """Bytes to write, in order (including automatic pongs and close frames); drained."""
+        out = self._out
+        self._out = []
+        return out
+
+    def close_expected(self) -> bool:
+        """True once the transport should be closed: the closing handshake is complete, the
+        connection failed, or input ended. The server closes TCP first (RFC 6455 §7.1.1)."""
+        return self._state is _CLOSED
+
+    def send(self, event: SendEvent) -> None:
+        """Queue a message, a ping/pong or our close frame; then drain :meth:`data_to_send`.
+
+        Raises :class:`LocalProtocolError` for what the protocol forbids: a message after our
+        close (§5.5.1), anything once CLOSED, a control payload over 125 bytes (§5.5), or a close
+        code or reason that may not be sent (§7.4, §5.5.1).
+        """
+        kind = type(event)
+        if type(event) is TextMessage:
+            try:
+                payload = event.text.encode()
+            except UnicodeEncodeError:
+                raise LocalProtocolError("text is not encodable as UTF-8") from None
+            self._send_message(0x80 | OP_TEXT, payload)
+        elif type(event) is BytesMessage:
+            self._send_message(0x80 | OP_BINARY, event.data)
+        elif type(event) is Ping or type(event) is Pong:
+            if len(event.data) > 125:
+                raise LocalProtocolError("control frame payload over 125 bytes (RFC 6455 §5.5)")
+            self._transition(Input.SEND_CONTROL, kind)
+            self._queue(0x80 | (OP_PING if kind is Ping else OP_PONG), event.data)
+        elif type(event) is Close:
+            if not close_code_valid(event.code):
+                raise LocalProtocolError(f"close code {event.code} may not be sent (RFC 6455 §7.4)")
+            try:
+                reason = event.reason.encode()
+            except UnicodeEncodeError:
+                raise LocalProtocolError("close reason is not encodable as UTF-8") from None
+            if len(reason) > 123:
+                raise LocalProtocolError("close reason over 123 bytes (RFC 6455 §5.5.1)")
+            self._transition(Input.SEND_CLOSE, kind)
+            self._queue(0x80 | OP_CLOSE, close_payload(event.code, reason))
+        else:
+            raise LocalProtocolError(f"{kind.__name__} cannot be sent")
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _transition(self, inp: Input, kind: type) -> None:
+        new = TRANSITIONS.get((self._state, inp))
+        if new is None:
+            raise LocalProtocolError(f"cannot send {kind.__name__} in state {self._state.name}")
+        self._state = new
+
+    def _send_message(self, first: int, payload: bytes) -> None:
+        self._transition(Input.SEND_MESSAGE, TextMessage if first & 1 else BytesMessage)
+        if self._deflate is not None:
+            compressor = self._compressor
+            if compressor is None:
+                compressor = self._compressor = Compressor(self._deflate)
+            payload = compressor.compress(payload)
+            first |= 0x40  # RFC 7692 §6: RSV1 on the first (here the only) frame
+        self._queue(first, payload)
+
+    def _queue(self, first: int, payload: bytes) -> None:
+        header = frame_header(first, len(payload))
+        if len(payload) < _JOIN_BELOW:
+            self._out.append(header + payload)
+        else:
+            self._out += (header, payload)
+
+    def _discard(self) -> None:
+        """Stop parsing for good and free what a message in progress held."""
+        self._buf = bytearray()
+        self._msg_parts = []
+        self._text_parts = []
+        self._text = None
+        self._decompressor = None
+
+    def _fail(self, error: RemoteProtocolError) -> None:
+        """§7.1.7: send a close frame with the error's code (unless ours is out) and stop."""
+        if self._state is _OPEN:
+            # Truncate on a character boundary so the reason stays valid UTF-8 (§5.5.1).
+            reason = str(error).encode()[:123].decode(errors="ignore").encode()
+            self._queue(0x80 | OP_CLOSE, close_payload(error.close_code, reason))
+        self._state = TRANSITIONS[self._state, Input.FAIL]
+        self._events.append(ConnectionFailed(error))
+        self._discard()
+
+    def _parse(self) -> None:
+        buf = self._buf
+        n = len(buf)
+        pos = 0
+        need = 2
+        events = self._events
+        max_frame = self._max_frame
+        max_message = self._max_message
+        try:
+            while n - pos >= 2:
+                b0 = buf[pos]
+                b1 = buf[pos + 1]
+                opcode = b0 & 0x0F
+                rsv = b0 & 0x70
+                length = b1 & 0x7F
+                # Everything the first two bytes can tell is checked before waiting for more.
+                # §5.1: the server MUST fail the connection on an unmasked client frame.
+                if b1 < 0x80:
+                    raise RemoteProtocolError("unmasked client frame (RFC 6455 §5.1)")
+                if rsv and (rsv != self._rsv1 or opcode == 0 or opcode > 2):
+                    # §5.2: RSV bits need a negotiated extension; RFC 7692 §6 allows RSV1 only
+                    # on the first frame of a data message.
+                    raise RemoteProtocolError(f"reserved bits {rsv >> 4:#05b} set (RFC 6455 §5.2)")
+                if opcode < 8:
+                    if opcode == 0:
+                        if not self._msg_op:
+                            raise RemoteProtocolError("continuation without a message (§5.4)")
+                    elif opcode < 3:
+                        if self._msg_op:
+                            raise RemoteProtocolError("new message inside a fragmented one (§5.4)")
+                    else:
+                        raise RemoteProtocolError(f"reserved opcode {opcode:#x} (RFC 6455 §5.2)")
+                else:
+                    if opcode > 0xA:
+                        raise RemoteProtocolError(f"reserved opcode {opcode:#x} (RFC 6455 §5.2)")
+                    if length > 125:
+                        raise RemoteProtocolError("control frame over 125 bytes (RFC 6455 §5.5)")
+                    if b0 < 0x80:
+                        raise RemoteProtocolError("fragmented control frame (RFC 6455 §5.5)")
+                if length < 126:
+                    start = pos + 6
+                elif length == 126:
+                    if n - pos < 4:
+                        need = 4
+                        break
+                    length = (buf[pos + 2] << 8) | buf[pos + 3]
+                    if length < 126:
+                        # §5.2: "the minimal number of bytes MUST be used"; we hold peers to it.
+                        raise RemoteProtocolError("non-minimal 16-bit length (RFC 6455 §5.2)")
+                    start = pos + 8
+                else:
+                    if n - pos < 10:
+                        need = 10
+                        break
+                    length = _from_bytes(buf[pos + 2 : pos + 10], "big")
+                    if length > 0x7FFFFFFFFFFFFFFF:
+                        raise RemoteProtocolError("64-bit length with the high bit set (§5.2)")
+                    if length < 65536:
+                        raise RemoteProtocolError("non-minimal 64-bit length (RFC 6455 §5.2)")
+                    start = pos + 14
+                if opcode < 8:
+                    # Limits, before the payload is buffered. A compressed message is counted
+                    # as it inflates instead (Decompressor.feed).
+                    if length > max_frame:
+                        raise MessageTooBig(f"frame of {length} bytes exceeds max_frame_bytes")
+                    if opcode:
+                        if not rsv and length > max_message:
+                            raise MessageTooBig("message exceeds max_message_bytes")
+                    elif not self._msg_deflate and self._msg_size + length > max_message:
+                        raise MessageTooBig("message exceeds max_message_bytes")
+                end = start + length
+                if end > n:
+                    need = end - pos
+                    break
+                mask = buf[start - 4 : start]
+                if length <= 4096:
+                    # unmask() inlined for the common small frame (§5.3).
+                    payload = (
+                        _from_bytes(buf[start:end], "little")
+                        ^ _from_bytes(mask * (length >> 2) + mask[: length & 3], "little")
+                    ).to_bytes(length, "little")
+                else:
+                    with memoryview(buf) as view:  # spares a copy of a large payload
+                        payload = unmask(view[start:end], mask)
+                pos = end
+                if opcode and b0 >= 0x80 and not rsv:
+                    # The common case: a whole, uncompressed message in one frame.
+                    if opcode == OP_BINARY:
+                        events.append(BytesMessage(payload))
+                    elif opcode == OP_TEXT:
+                        try:
+                            events.append(TextMessage(payload.decode()))
+                        except UnicodeDecodeError:
+                            raise RemoteProtocolError(
+                                "invalid UTF-8 in a text message (RFC 6455 §8.1)", close_code=1007
+                            ) from None
+                    elif opcode == OP_PING:
+                        events.append(Ping(payload))
+                        # §5.5.2: answer with the same payload; we are OPEN or CLOSING here.
+                        self._queue(0x80 | OP_PONG, payload)
+                    elif opcode == OP_PONG:
+                        events.append(Pong(payload))
+                    else:
+                        self._close_received(payload)
+                        return
+                else:
+                    self._fragment(opcode, b0 >= 0x80, rsv != 0, payload)
+        except RemoteProtocolError as error:
+            self._fail(error)
+            return
+        if pos:
+            del buf[:pos]
+        self._need = need
+
+    def _fragment(self, opcode: int, fin: bool, compressed: bool, payload: bytes) -> None:
+        """A data frame that is part of a fragmented (§5.4) or compressed (RFC 7692) message."""
+        if opcode:
+            self._msg_op = opcode
+            self._msg_deflate = compressed
+            self._msg_size = 0
+            # §8.1: validate text as it arrives, failing on the first invalid fragment.
+            self._text = _Utf8Decoder() if opcode == OP_TEXT else None
+        if self._msg_deflate:
+            decompressor = self._decompressor
+            assert decompressor is not None  # RSV1 was only accepted with deflate agreed
+            room = self._max_message - self._msg_size
+            chunk = decompressor.feed(payload, room)
+            if fin:
+                rest = decompressor.finish(room - len(chunk))
+                if rest:  # usually empty: a sync-flushed stream is inflated before its tail
+                    chunk += rest
+        else:
+            chunk = payload
+        self._msg_size += len(chunk)
+        text = self._text
+        message: Event
+        if text is not None:
+            try:
+                self._text_parts.append(text.decode(chunk, fin))
+            except UnicodeDecodeError:
+                raise RemoteProtocolError(
+                    "invalid UTF-8 in a text message (RFC 6455 §8.1)", close_code=1007
+                ) from None
+            if not fin:
+                return
+            message = TextMessage("".join(self._text_parts))
+            self._text_parts = []
+            self._text = None
+        else:
+            self._msg_parts.append(chunk)
+            if not fin:
+                return
+            message = BytesMessage(b"".join(self._msg_parts))
+            self._msg_parts = []
+        self._events.append(message)
+        self._msg_op = 0
+        self._msg_size = 0
+
+    def _close_received(self, payload: bytes) -> None:
+        """§5.5.1 / §7.1.5-§7.1.6: parse the peer's close, echo it, and stop parsing."""
+        if not payload:
+            code, reason = 1005, ""
+        elif len(payload) == 1:
+            raise RemoteProtocolError("close frame with a 1-byte payload (RFC 6455 §5.5.1)")
+        else:
+            code = (payload[0] << 8) | payload[1]
+            if not close_code_valid(code):
+                raise RemoteProtocolError(f"invalid close code {code} (RFC 6455 §7.4.1)")
+            try:
+                reason = payload[2:].decode()
+            except UnicodeDecodeError:
+                raise RemoteProtocolError(
+                    "invalid UTF-8 in the close reason (RFC 6455 §5.5.1)", close_code=1007
+                ) from None
+        if self._state is _OPEN:
+            # §5.5.1: echo the status code received (an empty body for 1005).
+            self._queue(0x80 | OP_CLOSE, close_payload(code))
+        self._state = TRANSITIONS[self._state, Input.RECV_CLOSE]
+        self._events.append(CloseReceived(code, reason))
+        self._discard()
