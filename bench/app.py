@@ -1,6 +1,7 @@
 """The benchmark application: the same bytes from every server.
 
 GET  /       "Hello, world!" (plaintext)
+WS   /       echoes every message
 POST /echo   the request body echoed back
 """
 
@@ -14,6 +15,20 @@ async def app(scope, receive, send):
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while True:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                return
+            await send(
+                {
+                    "type": "websocket.send",
+                    "bytes": message.get("bytes"),
+                    "text": message.get("text"),
+                }
+            )
     if scope["type"] != "http":
         return
     if scope["method"] == "POST":

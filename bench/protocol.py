@@ -17,7 +17,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from app import app  # noqa: E402
+from app import app
 
 REQUEST = (
     b"GET /plaintext HTTP/1.1\r\n"
@@ -52,7 +52,9 @@ class FakeTransport:
         self.write(b"".join(chunks))
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 8000)}.get(
+            name, default
+        )
 
     def is_closing(self) -> bool:
         return self.closed
@@ -82,7 +84,9 @@ def uvicorn_httptools(loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     from uvicorn.server import ServerState
 
-    config = Config(app=app, http="httptools", access_log=False, log_level="warning", lifespan="off")
+    config = Config(
+        app=app, http="httptools", access_log=False, log_level="warning", lifespan="off"
+    )
     config.load()
     return HttpToolsProtocol(config, ServerState(), {}, loop)
 
@@ -145,7 +149,11 @@ def main() -> int:
     ours_us = best.get("asgiserver")
     print(f"\nper-request protocol cost on a fake transport ({args.loop}), best of {args.repeats}:")
     for name, us in best.items():
-        ratio = f"  asgiserver is {us / ours_us:.2f}x faster" if ours_us and name != "asgiserver" else ""
+        ratio = (
+            f"  asgiserver is {us / ours_us:.2f}x faster"
+            if ours_us and name != "asgiserver"
+            else ""
+        )
         print(f"  {name:18s} {us:7.2f} us{ratio}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -502,3 +502,15 @@ def test_python_dash_m_and_port_zero_print_the_address(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         assert proc.wait(15) == 0
+
+
+def test_early_413_reaches_a_client_that_is_still_uploading(start_server) -> None:
+    """RFC 9112 §9.6: the server half-closes and drains, so a client that sends its whole body
+    before reading (as most HTTP libraries do) gets the 413 instead of a reset mid-upload."""
+    server = start_server("testapp:app", "--limit-request-body", "1000")
+    size = 12_000_000  # more than the kernel buffers on both ends hold, less than the drain limit
+    with server.connect() as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % size)
+        sock.sendall(b"x" * size)  # a reset would raise here
+        data = recv_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 413 "), data[:60]

@@ -21,7 +21,9 @@ error_logger = logging.getLogger("asgiserver.error")
 HIGH_WATER = 64 * 1024  # request body buffered for the app before reading pauses
 JOIN_LIMIT = 256 * 1024  # responses up to this size are joined into one write
 
-NO_TIMER, HEAD_TIMER, KEEPALIVE_TIMER, BODY_TIMER = range(4)
+NO_TIMER, HEAD_TIMER, KEEPALIVE_TIMER, BODY_TIMER, LINGER_TIMER = range(5)
+LINGER_SECONDS = 2.0  # how long unread request bytes are drained after an early response
+LINGER_MAX_BYTES = 16 * 1024 * 1024
 
 
 class StreamProtocol(asyncio.Protocol):
@@ -30,6 +32,8 @@ class StreamProtocol(asyncio.Protocol):
         "_deadline",
         "_drain_waiter",
         "_last_body_time",
+        "_linger_bytes",
+        "_lingering",
         "_read_paused",
         "_timer",
         "_timer_kind",
@@ -61,6 +65,8 @@ class StreamProtocol(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._closing = False
         self._last_body_time = 0.0
+        self._lingering = False
+        self._linger_bytes = 0
 
     # ---- transport callbacks -----------------------------------------------------------------------
 
@@ -181,6 +187,31 @@ class StreamProtocol(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             transport.close()
 
+    def _close_lingering(self) -> None:
+        """Close after a response sent before the request was read to its end.
+
+        RFC 9112 §9.6: closing a socket with unread input makes the kernel send a reset, which can
+        destroy the response before the client reads it. So we half-close, discard what still
+        arrives for a moment (bounded in time and bytes), and then close.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self._lingering or not transport.can_write_eof():
+            self._close()
+            return
+        self._closing = True
+        self._lingering = True
+        transport.write_eof()
+        if self._read_paused:
+            self._resume_reading()
+        self._arm(LINGER_TIMER, LINGER_SECONDS)
+
+    def _linger_data(self, data: bytes) -> None:
+        self._linger_bytes += len(data)
+        if self._linger_bytes > LINGER_MAX_BYTES:
+            self._close()
+
     def _pause_reading(self) -> None:
         transport = self.transport
         if transport is not None and not self._read_paused and not transport.is_closing():
@@ -250,7 +281,7 @@ class StreamProtocol(asyncio.Protocol):
             self._close()
 
     def _on_idle_timer(self, kind: int) -> None:
-        self._close()
+        self._close()  # keep-alive, head and linger deadlines all end in a close
 
     def _reject(self, status: int) -> None:
         raise NotImplementedError

@@ -98,12 +98,18 @@ class H1Protocol(StreamProtocol):
             self.websocket = None
 
     def eof_received(self) -> bool | None:
+        if self._lingering:
+            self._close()
+            return None
         self.conn.receive_eof()
         self._handle_events()
         self._on_peer_closed()
         return None
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            self._linger_data(data)
+            return
         self.conn.receive_data(data)
         self._handle_events()
 
@@ -225,7 +231,7 @@ class H1Protocol(StreamProtocol):
         self._write()
         if not more:
             self._log_request(status, len(body), None)
-            self._close()
+            self._close_lingering()
 
     def _on_failed(self, error: http1.RemoteProtocolError) -> None:
         cycle = self.cycle
@@ -364,7 +370,10 @@ class H1Protocol(StreamProtocol):
             self._cancel_timer()
         conn = self.conn
         if conn.close_expected() or self._closing or self.state.shutting_down:
-            self._close()
+            if cycle is not None and not cycle.body_complete:
+                self._close_lingering()  # answered before the request body was read
+            else:
+                self._close()
             return
         self.cycle = None
         if self._read_paused:
@@ -381,15 +390,18 @@ class H1Protocol(StreamProtocol):
     def _log_request(self, status: int, size: int, start: float | None) -> None:
         if not self.state.access_log:
             return
-        method = self.request_method.decode("ascii", "replace")
-        target = self.request_target.decode("ascii", "backslashreplace")
-        line = f"{method} {target} HTTP/{self.request_version.decode('ascii', 'replace')}"
+        if self.request_method:
+            method = self.request_method.decode("ascii", "replace")
+            target = self.request_target.decode("ascii", "backslashreplace")
+            line = f"{method} {target} HTTP/{self.request_version.decode('ascii', 'replace')}"
+        else:
+            line = "-"  # rejected before a request line was parsed
         self._log_access(line, status, size, start)
 
     def _on_idle_timer(self, kind: int) -> None:
         if kind == HEAD_TIMER and self.conn.pending_bytes:
             error_logger.info("Request head from %s not received in time", self._peer())
-            self.request_method, self.request_target = b"-", b"-"
+            self.request_method = b""
             self._reject(408)
         else:
             self._close()

@@ -44,10 +44,16 @@ class UwsgiProtocol(StreamProtocol):
             self._close()
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            self._linger_data(data)
+            return
         self.conn.receive_data(data)
         self._handle_events()
 
     def eof_received(self) -> bool | None:
+        if self._lingering:
+            self._close()
+            return None
         self.conn.receive_eof()
         self._handle_events()
         # nginx half-closes only when the client aborted (uwsgi_ignore_client_abort is off by default).
@@ -183,4 +189,4 @@ class UwsgiProtocol(StreamProtocol):
             self._write_chunks(self.conn.data_to_send())
         except uwsgi.LocalProtocolError:
             pass
-        self._close()
+        self._close_lingering()

@@ -1,0 +1,185 @@
+"""WebSocket echo throughput: asgiserver beside uvicorn (websockets-sansio), one worker each.
+
+A light asyncio client keeps several connections busy: each sends a window of pre-masked frames, then
+reads the echoes. Scenarios: many small messages (64 B) and 1 MiB messages. Prints messages/s and the
+ratio; `--json PATH` writes the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from servers import free_port, tool, wait_port  # noqa: E402
+
+
+def server_command(name: str, port: int) -> list[str] | None:
+    p = str(port)
+    if name == "asgiserver":
+        path = tool("asgiserver")
+        return (
+            [
+                path,
+                "app:app",
+                "--port",
+                p,
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--ws-ping-interval",
+                "0",
+                "--no-ws-per-message-deflate",
+            ]
+            if path
+            else None
+        )
+    if name == "uvicorn":
+        path = tool("uvicorn")
+        return (
+            [
+                path,
+                "app:app",
+                "--port",
+                p,
+                "--ws",
+                "websockets-sansio",
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--ws-ping-interval",
+                "0",
+                "--ws-per-message-deflate",
+                "false",
+            ]
+            if path
+            else None
+        )
+    return None
+
+
+def masked_frame(payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    n = len(payload)
+    if n < 126:
+        head = bytes([0x82, 0x80 | n])
+    elif n < 65536:
+        head = bytes([0x82, 0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([0x82, 0x80 | 127]) + n.to_bytes(8, "big")
+    repeated = (mask * (n // 4 + 1))[:n]
+    body = (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(n, "big")
+    return head + mask + body
+
+
+async def read_frames(reader: asyncio.StreamReader, count: int) -> None:
+    for _ in range(count):
+        head = await reader.readexactly(2)
+        n = head[1] & 0x7F
+        if n == 126:
+            n = int.from_bytes(await reader.readexactly(2), "big")
+        elif n == 127:
+            n = int.from_bytes(await reader.readexactly(8), "big")
+        await reader.readexactly(n)
+
+
+async def connection(port: int, frame: bytes, window: int, deadline: float) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**22)
+    key = base64.b64encode(os.urandom(16))
+    writer.write(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    await reader.readuntil(b"\r\n\r\n")
+    burst = frame * window
+    done = 0
+    while time.monotonic() < deadline:
+        writer.write(burst)
+        await read_frames(reader, window)
+        done += window
+    writer.close()
+    return done
+
+
+async def measure(port: int, size: int, connections: int, window: int, seconds: float) -> float:
+    frame = masked_frame(os.urandom(size))
+    deadline = time.monotonic() + seconds
+    start = time.monotonic()
+    counts = await asyncio.gather(
+        *(connection(port, frame, window, deadline) for _ in range(connections))
+    )
+    return sum(counts) / (time.monotonic() - start)
+
+
+SCENARIOS = {"small-64B": (64, 8, 32), "large-1MiB": (2**20, 2, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--duration", type=float, default=float(os.environ.get("BENCH_DURATION", "5"))
+    )
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
+    parser.add_argument("--json", type=Path, default=None)
+    args, _ = parser.parse_known_args()
+    procs = {}
+    try:
+        for name in ("asgiserver", "uvicorn"):
+            port = free_port()
+            command = server_command(name, port)
+            if command is None:
+                print(f"{name}: not installed, skipped")
+                continue
+            proc = subprocess.Popen(
+                command,
+                cwd=HERE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            if wait_port(port, proc):
+                procs[name] = (proc, port)
+        results: dict[str, dict[str, list[float]]] = {s: {n: [] for n in procs} for s in SCENARIOS}
+        for round_no in range(args.rounds):
+            for scenario, (size, connections, window) in SCENARIOS.items():
+                for name, (_, port) in procs.items():
+                    rate = asyncio.run(measure(port, size, connections, window, args.duration))
+                    results[scenario][name].append(rate)
+                    print(
+                        f"round {round_no + 1} {scenario:11s} {name:11s} {rate:10.0f} msg/s",
+                        flush=True,
+                    )
+    finally:
+        for proc, _ in procs.values():
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+    print("\nmedian messages/s (ratio = asgiserver / uvicorn)")
+    summary = {}
+    for scenario, by_server in results.items():
+        medians = {n: statistics.median(v) for n, v in by_server.items() if v}
+        summary[scenario] = medians
+        ours, theirs = medians.get("asgiserver"), medians.get("uvicorn")
+        ratio = f" ({ours / theirs:.2f}x)" if ours and theirs else ""
+        print(f"{scenario:11s} " + "  ".join(f"{n}={m:.0f}" for n, m in medians.items()) + ratio)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
