@@ -1,0 +1,222 @@
+"""Per-cycle cost of asgiserver.http1 against h11 and httptools, same process, best of N.
+
+One cycle on a kept-alive connection: feed a typical browser GET (13 header fields), drain the
+events, send a response with 3 header fields and a 13-byte body, drain the bytes to send.
+``ours-cold`` defeats the per-connection field-name cache (the cost of a first request).
+
+    python bench/run.py [--cycles N] [--repeat R] [--json PATH]
+
+h11 and httptools are optional (``pip install h11 httptools``, dependency group ``bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import timeit
+from collections.abc import Callable
+
+from asgiserver import http1
+
+REQUEST = (
+    b"GET /articles/2024/sans-io-http?utm_source=feed HTTP/1.1\r\n"
+    b"Host: www.example.com\r\n"
+    b"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
+    b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+    b"Accept-Language: en-US,en;q=0.5\r\n"
+    b"Accept-Encoding: gzip, deflate, br, zstd\r\n"
+    b"Connection: keep-alive\r\n"
+    b"Cookie: session=4f1c2a9e0b7d4e21a3c5; theme=dark; _ga=GA1.2.3456789.1234567890\r\n"
+    b"Upgrade-Insecure-Requests: 1\r\n"
+    b"Sec-Fetch-Dest: document\r\n"
+    b"Sec-Fetch-Mode: navigate\r\n"
+    b"Sec-Fetch-Site: none\r\n"
+    b"Sec-Fetch-User: ?1\r\n"
+    b"Cache-Control: max-age=0\r\n"
+    b"\r\n"
+)
+RESPONSE_HEADERS = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", b"13"),
+    (b"x-content-type-options", b"nosniff"),
+]
+BODY = b"Hello, world!"
+
+
+def ours() -> Callable[[], None]:
+    conn = http1.ServerConnection()
+    Response, Data, EndOfMessage = http1.Response, http1.Data, http1.EndOfMessage
+
+    def cycle() -> None:
+        conn.receive_data(REQUEST)
+        events = conn.events_received()
+        assert type(events[0]) is http1.Request and type(events[1]) is http1.EndOfMessage
+        conn.send(Response(200, RESPONSE_HEADERS))
+        conn.send(Data(BODY))
+        conn.send(EndOfMessage())
+        conn.events_received()
+        out = conn.data_to_send()
+        assert len(out) == 2
+
+    return cycle
+
+
+def ours_cold() -> Callable[[], None]:
+    """As ``ours``, but alternating two requests whose field names differ in case, so the
+    per-connection field-name cache never hits (the cost of a first request)."""
+    conn = http1.ServerConnection()
+    Response, Data, EndOfMessage = http1.Response, http1.Data, http1.EndOfMessage
+    requests = [REQUEST, REQUEST.replace(b"Cache-Control:", b"cache-control:")]
+    turn = [0]
+
+    def cycle() -> None:
+        turn[0] ^= 1
+        conn.receive_data(requests[turn[0]])
+        events = conn.events_received()
+        assert type(events[0]) is http1.Request and type(events[1]) is http1.EndOfMessage
+        conn.send(Response(200, RESPONSE_HEADERS))
+        conn.send(Data(BODY))
+        conn.send(EndOfMessage())
+        conn.events_received()
+        out = conn.data_to_send()
+        assert len(out) == 2
+
+    return cycle
+
+
+def h11_cycle() -> Callable[[], None]:
+    import h11
+
+    conn = h11.Connection(h11.SERVER)
+
+    def cycle() -> None:
+        conn.receive_data(REQUEST)
+        request = conn.next_event()
+        assert type(request) is h11.Request
+        assert type(conn.next_event()) is h11.EndOfMessage
+        out = [
+            conn.send(h11.Response(status_code=200, headers=RESPONSE_HEADERS)),
+            conn.send(h11.Data(data=BODY)),
+            conn.send(h11.EndOfMessage()),
+        ]
+        assert out[0]
+        conn.start_next_cycle()
+
+    return cycle
+
+
+def httptools_cycle() -> Callable[[], None]:
+    import httptools
+
+    status_line = b"HTTP/1.1 200 OK\r\n"
+
+    class Protocol:
+        __slots__ = ("complete", "headers", "url")
+
+        def __init__(self) -> None:
+            self.url = b""
+            self.headers: list[tuple[bytes, bytes]] = []
+            self.complete = False
+
+        def on_message_begin(self) -> None:
+            self.headers = []
+            self.complete = False
+
+        def on_url(self, url: bytes) -> None:
+            self.url += url
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self.headers.append((name.lower(), value))
+
+        def on_headers_complete(self) -> None:
+            pass
+
+        def on_message_complete(self) -> None:
+            self.complete = True
+
+    proto = Protocol()
+    parser = httptools.HttpRequestParser(proto)
+
+    def cycle() -> None:
+        proto.url = b""
+        parser.feed_data(REQUEST)
+        assert proto.complete
+        # What uvicorn's httptools_impl does: a precomputed status line joined with the fields.
+        content = [status_line]
+        for name, value in RESPONSE_HEADERS:
+            content.extend((name, b": ", value, b"\r\n"))
+        content.append(b"\r\n")
+        out = [b"".join(content), BODY]
+        assert out[0]
+
+    return cycle
+
+
+def measure(
+    makers: dict[str, Callable[[], Callable[[], None]]], cycles: int, repeat: int
+) -> dict[str, float]:
+    """Best per-cycle CPU time in microseconds.  CPU time of this process (not wall time), and
+    repeats interleaved across implementations, so load on a shared machine hits all alike."""
+    cycles_by_name = {name: make() for name, make in makers.items()}
+    for cycle in cycles_by_name.values():
+        cycle()  # warm up and check it works
+    best = dict.fromkeys(cycles_by_name, float("inf"))
+    for _ in range(repeat):
+        for name, cycle in cycles_by_name.items():
+            elapsed = timeit.Timer(cycle, timer=time.process_time).timeit(number=cycles)
+            best[name] = min(best[name], elapsed / cycles * 1e6)
+    return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args()
+
+    makers: dict[str, Callable[[], Callable[[], None]]] = {"ours": ours, "ours-cold": ours_cold}
+    for name, make in (("h11", h11_cycle), ("httptools", httptools_cycle)):
+        try:
+            make()
+        except ImportError:
+            print(f"{name} not installed: skipped", file=sys.stderr)
+        else:
+            makers[name] = make
+    results = measure(makers, args.cycles, args.repeat)
+
+    print(f"{'implementation':<14} {'us/cycle':>9} {'cycles/s':>10}")
+    for name, us in results.items():
+        print(f"{name:<14} {us:9.2f} {1e6 / us:10.0f}")
+    print()
+    ratios: dict[str, float] = {}
+    targets = {"h11/ours": ">= 5", "ours/httptools": "<= 1.5"}
+    if "h11" in results:
+        ratios["h11/ours"] = results["h11"] / results["ours"]
+        ratios["h11/ours-cold"] = results["h11"] / results["ours-cold"]
+    if "httptools" in results:
+        ratios["ours/httptools"] = results["ours"] / results["httptools"]
+        ratios["ours-cold/httptools"] = results["ours-cold"] / results["httptools"]
+    for name, value in ratios.items():
+        target = f"   (target {targets[name]})" if name in targets else ""
+        print(f"{name:<19} {value:6.2f}{target}")
+
+    if args.json:
+        report = {
+            "python": sys.version,
+            "machine": platform.machine(),
+            "cycles": args.cycles,
+            "repeat": args.repeat,
+            "us_per_cycle": results,
+            "ratios": ratios,
+        }
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
