@@ -33,6 +33,7 @@ logger = logging.getLogger("asgiserver.error")
 
 _CONNECTING, _OPEN, _CLOSING, _CLOSED = range(4)
 CLOSE_TIMEOUT = 5.0  # how long we wait for the peer's close frame after sending ours
+CORK_LIMIT = 64 * 1024  # frames buffered within one loop iteration before writing at once
 
 _TextMessage = ws.TextMessage
 _BytesMessage = ws.BytesMessage
@@ -45,6 +46,9 @@ class WebSocketSession(asyncio.Protocol):
         "_denial",
         "_disconnect",
         "_drain_waiter",
+        "_flush_scheduled",
+        "_pending",
+        "_pending_size",
         "_ping_timer",
         "_pong_payload",
         "_read_paused",
@@ -81,6 +85,9 @@ class WebSocketSession(asyncio.Protocol):
         self._ping_timer: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._pong_payload: bytes | None = None
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._flush_scheduled = False
 
     # ---- the application side ------------------------------------------------------------------------
 
@@ -348,13 +355,38 @@ class WebSocketSession(asyncio.Protocol):
             waiter.set_result(None)
 
     def _write(self) -> None:
+        """Queue frames for the transport. Frames sent in one loop iteration go out in one write
+        (an app echoing a burst of messages would otherwise cost a syscall per message); past
+        CORK_LIMIT bytes they are written at once, so the transport's flow control still sees
+        everything and `send()` waits when the client does not read."""
         conn = self.conn
-        transport = self.transport
-        if conn is None or transport is None or transport.is_closing():
+        if conn is None:
             return
         chunks = conn.data_to_send()
-        if chunks:
-            transport.writelines(chunks)
+        if not chunks:
+            return
+        self._pending += chunks
+        self._pending_size += sum(map(len, chunks))
+        if self._pending_size >= CORK_LIMIT:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        self._pending_size = 0
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if len(pending) == 1:
+            transport.write(pending[0])
+        else:
+            transport.write(b"".join(pending))
 
     async def _drain(self) -> None:
         transport = self.transport
@@ -385,6 +417,7 @@ class WebSocketSession(asyncio.Protocol):
 
     def _close_transport(self) -> None:
         self._cancel_timers()
+        self._flush()
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.close()

@@ -200,7 +200,10 @@ class ServerConnection:
         self._state = new
 
     def _send_message(self, first: int, payload: bytes) -> None:
-        self._transition(Input.SEND_MESSAGE, TextMessage if first & 1 else BytesMessage)
+        # Hot path: the table keeps an OPEN connection OPEN on a message (test_state checks it),
+        # so only other states need the lookup, which raises for them.
+        if self._state is not _OPEN:
+            self._transition(Input.SEND_MESSAGE, TextMessage if first & 1 else BytesMessage)
         if self._deflate is not None:
             compressor = self._compressor
             if compressor is None:
