@@ -12,5 +12,7 @@ def test_import_pulls_in_no_io() -> None:
         "import sys, asgiserver.h2adapter as m; "
         f"print(','.join(n for n in {FORBIDDEN!r} if n in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "", f"imported {out.stdout.strip()}"

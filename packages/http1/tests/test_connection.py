@@ -637,3 +637,38 @@ class TestNamesCache:
         second = conn.events_received()[0]
         assert type(first) is Request and type(second) is Request
         assert first.headers == second.headers and first.headers is not second.headers
+
+
+class TestTimeouts:
+    """RFC 9110 §15.5.9: the server's deadline is reported with timed_out(); a 408 follows."""
+
+    def test_partial_head_fails_with_408(self) -> None:
+        conn, events = drive([b"GET / HTTP/1.1\r\nHost: a\r\n"])
+        assert events == []
+        conn.timed_out()
+        error = failure(conn.events_received()).error
+        assert error.status_hint == 408
+        conn.send(Response(status=408, headers=[(b"content-length", b"0")]))
+        conn.send(EndOfMessage())
+        assert b"".join(conn.data_to_send()).startswith(b"HTTP/1.1 408 ")
+        assert conn.close_expected()
+
+    def test_stalled_body_fails_with_408(self) -> None:
+        conn, events = drive([b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc"])
+        assert [type(e) for e in events] == [Request, Data]
+        conn.timed_out()
+        assert failure(conn.events_received()).error.status_hint == 408
+        assert conn.their_state is State.ERROR
+
+    def test_between_requests_nothing_happens(self) -> None:
+        conn, _ = drive([GET])
+        respond(conn)
+        conn.timed_out()
+        assert conn.events_received() == []
+        assert conn.their_state is State.IDLE
+
+    def test_after_failure_it_is_a_no_op(self) -> None:
+        conn, events = drive([b"GET / HTTP/1.1\r\n\r\n"])  # no Host: already failed
+        assert isinstance(events[-1], ConnectionFailed)
+        conn.timed_out()
+        assert conn.events_received() == []

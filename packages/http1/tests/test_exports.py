@@ -27,6 +27,7 @@ EXPECTED = [
     "LocalProtocolError",
     "RemoteProtocolError",
     "IncompleteMessage",
+    "RequestTimeout",
     "RequestLineTooLong",
     "HeadersTooLarge",
     "BodyTooLarge",
@@ -61,6 +62,7 @@ def test_connection_methods_and_properties() -> None:
         "send": "(self, event: 'Event') -> 'None'",
         "data_to_send": "(self) -> 'list[bytes]'",
         "close_expected": "(self) -> 'bool'",
+        "timed_out": "(self) -> 'None'",
     }
     for name, expected in sig.items():
         assert str(inspect.signature(getattr(conn, name))) == expected, name
@@ -161,6 +163,7 @@ def test_error_hierarchy_and_hints() -> None:
     hints = {
         http1.RemoteProtocolError: 400,
         http1.IncompleteMessage: 400,
+        http1.RequestTimeout: 408,
         http1.RequestLineTooLong: 414,
         http1.HeadersTooLarge: 431,
         http1.BodyTooLarge: 413,

@@ -8,6 +8,7 @@ from ._errors import (
     IncompleteMessage,
     LocalProtocolError,
     RemoteProtocolError,
+    RequestTimeout,
 )
 from ._events import (
     ConnectionClosed,
@@ -293,6 +294,21 @@ class ServerConnection:
             return
         self._eof = True
         self._on_eof()
+
+    def timed_out(self) -> None:
+        """The caller's deadline for the peer expired; the package itself never reads a clock.
+
+        While a request is being received (part of a head is buffered, or its body is unfinished)
+        the connection fails in band with ``RequestTimeout`` (408, RFC 9110 §15.5.9), exactly like
+        a malformed request: drain ``events_received()``, send the error response if none has
+        started, then close. Between requests there is nothing to answer and this does nothing;
+        the caller simply closes.
+        """
+        if self._mode == _STOPPED or self._eof:
+            return
+        client = self._cs.client
+        if client is State.SEND_BODY or (client is State.IDLE and self.pending_bytes):
+            self._fail(RequestTimeout("the request was not received in time"))
 
     def send(self, event: Event) -> None:
         """Queue an event for the peer; raises LocalProtocolError on misuse.

@@ -44,6 +44,13 @@ class IncompleteMessage(RemoteProtocolError):
     """End of input in the middle of a request (400; usually not worth answering)."""
 
 
+class RequestTimeout(RemoteProtocolError):
+    """The server's deadline for the request expired (408, RFC 9110 §15.5.9); see ``timed_out``."""
+
+    def __init__(self, message: str, status_hint: int = 408) -> None:
+        super().__init__(message, status_hint)
+
+
 class RequestLineTooLong(RemoteProtocolError):
     """The request line exceeds ``Limits.max_request_line_bytes`` (414, RFC 9112 §3)."""
 

@@ -274,8 +274,14 @@ class StreamProtocol(asyncio.Protocol):
             self._arm(BODY_TIMER, timeout - idle if idle < timeout else timeout)
             return
         error_logger.info("Request body from %s stalled", self._peer())
-        cycle.disconnect()
-        if not cycle.response_started:
+        self._request_timed_out()
+
+    def _request_timed_out(self) -> None:
+        """The request (head or body) did not arrive in time: 408 if no response has started."""
+        cycle = self.cycle
+        if cycle is not None:
+            cycle.disconnect()
+        if cycle is None or not cycle.response_started:
             self._reject(408)
         else:
             self._close()

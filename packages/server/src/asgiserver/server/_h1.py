@@ -235,7 +235,9 @@ class H1Protocol(StreamProtocol):
 
     def _on_failed(self, error: http1.RemoteProtocolError) -> None:
         cycle = self.cycle
-        error_logger.info("Invalid HTTP request from %s: %s", self._peer(), error)
+        error_logger.info(
+            "Rejected HTTP request from %s: %s (%d)", self._peer(), error, error.status_hint
+        )
         if cycle is not None:
             cycle.disconnect()
             if not cycle.response_started:
@@ -402,8 +404,15 @@ class H1Protocol(StreamProtocol):
         if kind == HEAD_TIMER and self.conn.pending_bytes:
             error_logger.info("Request head from %s not received in time", self._peer())
             self.request_method = b""
-            self._reject(408)
+            self._request_timed_out()
         else:
+            self._close()
+
+    def _request_timed_out(self) -> None:
+        # The package fails the request in band (408) and the answer goes out as for any bad request.
+        self.conn.timed_out()
+        self._handle_events()
+        if not self._closing:
             self._close()
 
     # ---- server control ----------------------------------------------------------------------------
