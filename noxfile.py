@@ -22,8 +22,12 @@ ALL_PACKAGE_PATHS = [f"packages/{p}" for p in PACKAGES]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 
-def group(name: str) -> list[str]:
-    return nox.project.dependency_groups(PYPROJECT, name)
+def group(name: str, pkg: str | None = None) -> list[str]:
+    """A dependency group of the root pyproject, or of one package's own pyproject."""
+    pyproject = (
+        PYPROJECT if pkg is None else nox.project.load_toml(f"packages/{pkg}/pyproject.toml")
+    )
+    return nox.project.dependency_groups(pyproject, name)
 
 
 def install_package(session: nox.Session, pkg: str, *extra: str) -> None:
@@ -41,7 +45,7 @@ def tests(session: nox.Session, target: str) -> None:
         session.install(*ALL_PACKAGE_PATHS, *group("e2e"))
         path = "tests"
     else:
-        install_package(session, target, *group("test"))
+        install_package(session, target, *group("test", target))
         path = f"packages/{target}"
     session.run("python", "-bb", "-m", "pytest", path, *session.posargs, env=env)
 
@@ -66,7 +70,7 @@ def typecheck(session: nox.Session, pkg: str) -> None:
 @nox.parametrize("pkg", PROTOCOLS)
 def fuzz(session: nox.Session, pkg: str) -> None:
     """Long hypothesis runs: every property test with the fuzz profile (tens of thousands of examples)."""
-    install_package(session, pkg, *group("test"))
+    install_package(session, pkg, *group("test", pkg))
     session.run(
         "python",
         "-m",

@@ -288,20 +288,22 @@ class H1Protocol(StreamProtocol):
             end
             and not has_length
             and not trailers
-            and status not in (204, 304)
+            and status != 204
+            and status != 304
             and self.request_method != b"HEAD"
         ):
-            out.append((b"content-length", str(len(body)).encode()))
+            out.append((b"content-length", b"%d" % len(body)))
         if not has_server and state.server_header is not None:
             out.append(state.server_header)
         if not has_date and state.date_header_enabled:
             out.append(state.date_header)
-        out.extend(state.extra_headers)
+        if state.extra_headers:
+            out += state.extra_headers
         if self._closing or state.shutting_down:
             out.append((b"connection", b"close"))
         conn = self.conn
         try:
-            conn.send(_Response(status=status, headers=out))
+            conn.send(_Response(status, out))
             if body:
                 conn.send(_Data(body))
             if end:
@@ -366,7 +368,7 @@ class H1Protocol(StreamProtocol):
 
     def _response_done(self) -> None:
         cycle = self.cycle
-        if cycle is not None:
+        if cycle is not None and self.state.access_log:
             self._log_request(cycle.status, cycle.bytes_sent, cycle.start_time)
         if self._timer_kind == BODY_TIMER:
             self._cancel_timer()

@@ -185,7 +185,10 @@ class HTTPCycle:
         if self.disconnected:
             raise ClientDisconnected("the client has disconnected")
         if kind == "http.response.body":
-            await self._send_body(message)
+            if self._send_body(message):
+                await self.stream.drain()
+                if self.disconnected:
+                    raise ClientDisconnected("the client has disconnected")
         elif kind == "http.response.start":
             self._send_start(message)
         elif kind == "http.response.trailers":
@@ -201,14 +204,18 @@ class HTTPCycle:
         status = message.get("status")
         if type(status) is not int or not 200 <= status <= 599:
             raise ASGIProtocolError(f"invalid response status {status!r}")
-        headers = header_list(message.get("headers", ()))
+        headers = message.get("headers", ())
+        if type(headers) is not list:
+            headers = header_list(headers)
+        # Names and values are validated once, by the protocol package that writes them.
         trailers = bool(message.get("trailers", False))
         self.response_started = True
         self.status = status
         self.expect_trailers = trailers
         self._head = (status, headers, trailers)
 
-    async def _send_body(self, message: Message) -> None:
+    def _send_body(self, message: Message) -> bool:
+        """Write a body message; True when the app must wait for the client to read (flow control)."""
         if not self.response_started:
             raise ASGIProtocolError("http.response.body sent before http.response.start")
         if self._body_ended:
@@ -232,10 +239,8 @@ class HTTPCycle:
             self._body_ended = True
             if end:
                 self._complete()
-        elif self.stream.write_paused:
-            await self.stream.drain()
-            if self.disconnected:
-                raise ClientDisconnected("the client has disconnected")
+            return False
+        return self.stream.write_paused
 
     def _send_trailers(self, message: Message) -> None:
         if not self.expect_trailers or not self._body_ended:

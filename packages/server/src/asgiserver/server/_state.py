@@ -92,13 +92,14 @@ class ServerState:
         self.inflight += 1
         task = self._start_task(coro)
         if not task.done():
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self.tasks.add(task)  # finish_task() removes it, from inside the task
 
     def start_cycle(self, cycle: HTTPCycle) -> None:
         self.start_task(cycle.run(self.app))
 
     def finish_task(self) -> None:
+        """Called by the request's own task as its last step."""
+        self.tasks.discard(asyncio.current_task())  # type: ignore[arg-type, unused-ignore]
         self.inflight -= 1
         self.total_requests += 1
         if self.on_request_done is not None:

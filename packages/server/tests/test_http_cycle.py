@@ -1,0 +1,219 @@
+"""The one ASGI HTTP cycle (ASGI HTTP spec 2.4), driven through a recording stream."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from asgiserver.server._http import ASGIProtocolError, ClientDisconnected, HTTPCycle
+
+
+class Stream:
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.write_paused = False
+        self.finished = 0
+
+    def start_response(
+        self, status: int, headers: list[Any], body: bytes, end: bool, trailers: bool
+    ) -> None:
+        self.calls.append(("start", status, list(headers), body, end, trailers))
+
+    def send_body(self, body: bytes, end: bool) -> None:
+        self.calls.append(("body", body, end))
+
+    def send_trailers(self, headers: list[Any]) -> None:
+        self.calls.append(("trailers", headers))
+
+    def send_informational(self, status: int, headers: list[Any]) -> None:
+        self.calls.append(("info", status, headers))
+
+    def abort(self) -> None:
+        self.calls.append(("abort",))
+
+    def want_body(self) -> None:
+        self.calls.append(("want_body",))
+
+    def cycle_finished(self, cycle: HTTPCycle) -> None:
+        self.finished += 1
+
+    async def drain(self) -> None:
+        self.calls.append(("drain",))
+
+
+def run(
+    app: Any, *, body: list[bytes] | None = None, disconnect_after: float | None = None
+) -> Stream:
+    stream = Stream()
+
+    async def main() -> None:
+        cycle = HTTPCycle({"type": "http"}, stream, body_complete=body is None)
+        if body is not None:
+            for chunk in body:
+                cycle.feed_body(chunk)
+            cycle.end_body()
+        if disconnect_after is not None:
+            asyncio.get_running_loop().call_later(disconnect_after, cycle.disconnect)
+        await asyncio.wait_for(cycle.run(app), 5)
+
+    asyncio.run(main())
+    return stream
+
+
+def start(status: int = 200, headers: list[Any] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"type": "http.response.start", "status": status, "headers": headers or [], **extra}
+
+
+def test_single_body_is_written_with_the_head() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start(headers=[(b"x", b"1")]))
+        await send({"type": "http.response.body", "body": b"hi"})
+
+    stream = run(app)
+    assert stream.calls == [("start", 200, [(b"x", b"1")], b"hi", True, False)]
+    assert stream.finished == 1
+
+
+def test_streamed_body() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start())
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        await send({"type": "http.response.body", "body": b"b"})
+
+    assert run(app).calls == [("start", 200, [], b"a", False, False), ("body", b"b", True)]
+
+
+def test_request_body_then_disconnect_only_once_the_client_goes() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(await receive())
+        seen.append(await receive())  # waits until the disconnect
+        await send(start())
+
+    stream = run(app, body=[b"ab", b"cd"], disconnect_after=0.05)
+    assert seen == [
+        {"type": "http.request", "body": b"abcd", "more_body": False},
+        {"type": "http.disconnect"},
+    ]
+    assert not any(call[0] == "start" for call in stream.calls)
+
+
+def test_send_after_disconnect_raises_an_oserror() -> None:
+    outcome: list[BaseException] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start())
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        assert (await receive())["type"] == "http.request"
+        assert (await receive())["type"] == "http.disconnect"
+        try:
+            await send({"type": "http.response.body", "body": b"b"})
+        except OSError as exc:
+            outcome.append(exc)
+
+    run(app, disconnect_after=0.05)
+    assert isinstance(outcome[0], ClientDisconnected)
+
+
+def test_exception_before_the_response_is_a_500() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("boom")
+
+    calls = run(app).calls
+    assert calls[0][:2] == ("start", 500) and calls[0][4] is True
+
+
+def test_exception_after_the_response_started_aborts() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start())
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        raise RuntimeError("boom")
+
+    assert run(app).calls[-1] == ("abort",)
+
+
+def test_returning_without_a_response_is_a_500() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        return
+
+    assert run(app).calls[0][:2] == ("start", 500)
+
+
+def test_start_without_body_is_completed_empty() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start(204))
+
+    assert run(app).calls == [("start", 204, [], b"", True, False)]
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"type": "http.response.body", "body": b"x"}],  # body before start
+        [start(), start()],  # start twice
+        [start(status="200")],  # status not an int
+        [start(status=99)],
+        [start(), {"type": "http.response.body", "body": "text"}],  # body not bytes
+        [{"type": "http.nonsense"}],
+        [{"no": "type"}],
+        [
+            start(),
+            {"type": "http.response.body", "body": b""},
+            {"type": "http.response.body", "body": b""},
+        ],
+    ],
+)
+def test_invalid_messages_raise_in_the_app(messages: list[dict[str, Any]]) -> None:
+    errors: list[BaseException] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            for message in messages:
+                await send(message)
+        except ASGIProtocolError as exc:
+            errors.append(exc)
+            raise
+
+    run(app)
+    assert len(errors) == 1
+
+
+def test_trailers_follow_the_final_body() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start(trailers=True))
+        await send({"type": "http.response.body", "body": b"data"})
+        await send({"type": "http.response.trailers", "headers": [(b"x-sum", b"1")]})
+
+    assert run(app).calls == [
+        ("start", 200, [], b"data", False, True),
+        ("trailers", [(b"x-sum", b"1")]),
+    ]
+
+
+def test_early_hint_is_a_103_before_the_response() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.early_hint", "links": [b"</a.css>; rel=preload"]})
+        await send(start())
+        await send({"type": "http.response.body"})
+
+    calls = run(app).calls
+    assert calls[0] == ("info", 103, [(b"link", b"</a.css>; rel=preload")])
+
+
+def test_slow_client_makes_send_wait() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start())
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    stream = Stream()
+    stream.write_paused = True
+
+    async def main() -> None:
+        await HTTPCycle({}, stream, body_complete=True).run(app)
+
+    asyncio.run(main())
+    assert ("drain",) in stream.calls
