@@ -20,6 +20,7 @@ error_logger = logging.getLogger("asgiserver.error")
 
 HIGH_WATER = 64 * 1024  # request body buffered for the app before reading pauses
 JOIN_LIMIT = 256 * 1024  # responses up to this size are joined into one write
+CORK_SECONDS = 0.001  # the longest a pipelined response waits for the ones after it
 
 NO_TIMER, HEAD_TIMER, KEEPALIVE_TIMER, BODY_TIMER, LINGER_TIMER = range(5)
 LINGER_SECONDS = 2.0  # how long unread request bytes are drained after an early response
@@ -29,11 +30,15 @@ LINGER_MAX_BYTES = 16 * 1024 * 1024
 class StreamProtocol(asyncio.Protocol):
     __slots__ = (
         "_closing",
+        "_cork_timer",
+        "_corked",
         "_deadline",
         "_drain_waiter",
         "_last_body_time",
         "_linger_bytes",
         "_lingering",
+        "_pending",
+        "_pending_size",
         "_read_paused",
         "_timer",
         "_timer_kind",
@@ -67,6 +72,10 @@ class StreamProtocol(asyncio.Protocol):
         self._last_body_time = 0.0
         self._lingering = False
         self._linger_bytes = 0
+        self._corked = False
+        self._cork_timer: asyncio.TimerHandle | None = None
+        self._pending: list[bytes] = []
+        self._pending_size = 0
 
     # ---- transport callbacks -----------------------------------------------------------------------
 
@@ -156,8 +165,16 @@ class StreamProtocol(asyncio.Protocol):
     # ---- helpers -----------------------------------------------------------------------------------
 
     def _write_chunks(self, chunks: list[bytes]) -> None:
+        if not chunks:
+            return
+        if self._corked:
+            self._pending += chunks
+            self._pending_size += sum(map(len, chunks))
+            if self._pending_size > JOIN_LIMIT:
+                self._uncork()
+            return
         transport = self.transport
-        if chunks and transport is not None:
+        if transport is not None:
             if len(chunks) == 1:
                 transport.write(chunks[0])
             elif sum(map(len, chunks)) <= JOIN_LIMIT:
@@ -165,6 +182,26 @@ class StreamProtocol(asyncio.Protocol):
                 transport.write(b"".join(chunks))
             else:
                 transport.writelines(chunks)
+
+    def _cork(self) -> None:
+        """Hold writes while more pipelined requests are queued: their responses go out together.
+        Flushed when the pipeline drains, past JOIN_LIMIT bytes, on close, or after CORK_SECONDS."""
+        if not self._corked:
+            self._corked = True
+            self._cork_timer = self.loop.call_later(CORK_SECONDS, self._uncork)
+
+    def _uncork(self) -> None:
+        if not self._corked:
+            return
+        self._corked = False
+        timer = self._cork_timer
+        if timer is not None:
+            timer.cancel()
+            self._cork_timer = None
+        pending = self._pending
+        self._pending = []
+        self._pending_size = 0
+        self._write_chunks(pending)
 
     def _log_access(self, request_line: str, status: int, size: int, start: float | None) -> None:
         duration = (self.loop.time() - start) * 1000 if start is not None else 0.0
@@ -181,6 +218,7 @@ class StreamProtocol(asyncio.Protocol):
         return transport is None or transport.is_closing()
 
     def _close(self) -> None:
+        self._uncork()
         self._closing = True
         self._drop_timer()
         transport = self.transport
@@ -200,6 +238,7 @@ class StreamProtocol(asyncio.Protocol):
         if self._lingering or not transport.can_write_eof():
             self._close()
             return
+        self._uncork()
         self._closing = True
         self._lingering = True
         transport.write_eof()

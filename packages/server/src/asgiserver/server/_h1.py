@@ -385,7 +385,10 @@ class H1Protocol(StreamProtocol):
         events = conn.events_received()
         if conn.pending_bytes or events:
             self._arm(HEAD_TIMER, self.state.config.timeout_request_head)
+            if events:
+                self._cork()  # pipelined requests are queued: batch their responses
         else:
+            self._uncork()
             self._arm(KEEPALIVE_TIMER, self.state.config.timeout_keep_alive)
         if events:
             # Pipelined requests: handle them on the next loop turn, never recursively.

@@ -11,7 +11,7 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from asgiserver.server import _logging
 from asgiserver.server._base import StreamProtocol
@@ -162,12 +162,12 @@ class Worker:
 def new_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
     if name in ("auto", "uvloop"):
         try:
-            import uvloop
+            import uvloop  # type: ignore[import-not-found, unused-ignore]  # an optional extra
         except ImportError:
             if name == "uvloop":
                 raise
         else:
-            return uvloop.new_event_loop
+            return cast(Callable[[], asyncio.AbstractEventLoop], uvloop.new_event_loop)
     return asyncio.new_event_loop
 
 
