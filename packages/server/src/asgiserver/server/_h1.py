@@ -20,7 +20,7 @@ from asgiserver.server._base import (
     StreamProtocol,
     error_logger,
 )
-from asgiserver.server._http import ASGI_VERSION, Headers, HTTPCycle
+from asgiserver.server._http import SPEC_VERSION, Headers, HTTPCycle
 from asgiserver.server._websocket import WebSocketSession, websocket_scope
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ class H1Protocol(StreamProtocol):
         raw_path, query = _split_target(event.target)
         scope: dict[str, Any] = {
             "type": "http",
-            "asgi": dict(ASGI_VERSION),
+            "asgi": {"version": "3.0", "spec_version": SPEC_VERSION},
             "http_version": "1.1" if event.http_version == b"1.1" else "1.0",
             "server": self.server,
             "client": self.client,
@@ -172,7 +172,6 @@ class H1Protocol(StreamProtocol):
         if self.proxy_trusted:
             state.proxy.apply(scope)  # type: ignore[union-attr]
         cycle = HTTPCycle(scope, self, body_complete=False, start_time=self.loop.time())
-        cycle.trailers_allowed = self.conn.trailers_accepted
         self.cycle = cycle
         state.start_cycle(cycle)
 

@@ -21,7 +21,6 @@ logger = logging.getLogger("asgiserver.error")
 # ASGI HTTP & WebSocket spec version this server honestly implements (2.4: send() raises OSError once
 # the client is gone).
 SPEC_VERSION = "2.4"
-ASGI_VERSION = {"version": "3.0", "spec_version": SPEC_VERSION}
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -91,7 +90,6 @@ class HTTPCycle:
         "start_time",
         "status",
         "stream",
-        "trailers_allowed",
     )
 
     def __init__(
@@ -101,7 +99,6 @@ class HTTPCycle:
         self.stream = stream
         self.body_complete = body_complete
         self.start_time = start_time
-        self.trailers_allowed = True
         self._body: list[bytes] = []
         self._body_size = 0
         self._waiter: asyncio.Future[None] | None = None

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from asgiserver import uwsgi
 from asgiserver.server._base import StreamProtocol, error_logger
-from asgiserver.server._http import ASGI_VERSION, Headers, HTTPCycle
+from asgiserver.server._http import SPEC_VERSION, Headers, HTTPCycle
 
 if TYPE_CHECKING:
     from asgiserver.server._state import ServerState
@@ -105,7 +105,7 @@ class UwsgiProtocol(StreamProtocol):
             return
         scope = {
             "type": "http",
-            "asgi": dict(ASGI_VERSION),
+            "asgi": {"version": "3.0", "spec_version": SPEC_VERSION},
             "http_version": event.http_version,
             "server": event.server if event.server is not None else self.server,
             "client": event.client if event.client is not None else self.client,
@@ -120,7 +120,6 @@ class UwsgiProtocol(StreamProtocol):
             "extensions": {},
         }
         cycle = HTTPCycle(scope, self, body_complete=False, start_time=self.loop.time())
-        cycle.trailers_allowed = False
         self.cycle = cycle
         state.start_cycle(cycle)
 
