@@ -27,18 +27,74 @@ LINGER_SECONDS = 2.0  # how long unread request bytes are drained after an early
 LINGER_MAX_BYTES = 16 * 1024 * 1024
 
 
+def write_now(transport: asyncio.WriteTransport, chunks: list[bytes]) -> None:
+    if len(chunks) == 1:
+        transport.write(chunks[0])
+    elif sum(map(len, chunks)) <= JOIN_LIMIT:
+        # One send() for a head and a small body: writelines() costs a syscall per piece.
+        transport.write(b"".join(chunks))
+    else:
+        transport.writelines(chunks)
+
+
+class WriteBatcher:
+    """Outgoing bytes of one connection: written at once, or held and joined into one write.
+
+    `hold()` starts holding until `flush()`, a deadline (or the end of this loop iteration) or
+    JOIN_LIMIT held bytes, whichever comes first, so flow control still sees large writes.
+    """
+
+    __slots__ = ("_handle", "_pending", "_size", "loop", "transport")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.WriteTransport | None = None
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._handle: asyncio.Handle | None = None
+
+    def write(self, chunks: list[bytes]) -> None:
+        if not chunks:
+            return
+        if self._handle is None:
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                write_now(transport, chunks)
+            return
+        self._pending += chunks
+        self._size += sum(map(len, chunks))
+        if self._size > JOIN_LIMIT:
+            self.flush()
+
+    def hold(self, seconds: float | None = None) -> None:
+        """Hold writes for `seconds`, or (None) until the end of this loop iteration."""
+        if self._handle is None:
+            if seconds is None:
+                self._handle = self.loop.call_soon(self.flush)
+            else:
+                self._handle = self.loop.call_later(seconds, self.flush)
+
+    def flush(self) -> None:
+        handle = self._handle
+        if handle is None:
+            return
+        handle.cancel()
+        self._handle = None
+        pending = self._pending
+        self._pending = []
+        self._size = 0
+        self.write(pending)
+
+
 class StreamProtocol(asyncio.Protocol):
     __slots__ = (
         "_closing",
-        "_cork_timer",
-        "_corked",
         "_deadline",
         "_drain_waiter",
         "_last_body_time",
         "_linger_bytes",
         "_lingering",
-        "_pending",
-        "_pending_size",
+        "_out",
         "_read_paused",
         "_timer",
         "_timer_kind",
@@ -72,16 +128,14 @@ class StreamProtocol(asyncio.Protocol):
         self._last_body_time = 0.0
         self._lingering = False
         self._linger_bytes = 0
-        self._corked = False
-        self._cork_timer: asyncio.TimerHandle | None = None
-        self._pending: list[bytes] = []
-        self._pending_size = 0
+        self._out = WriteBatcher(self.loop)
 
     # ---- transport callbacks -----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        self._out.transport = self.transport
         self.state.connections.add(self)
         self.client, self.server = self.state.addresses(transport)
         if transport.get_extra_info("sslcontext") is not None:
@@ -165,43 +219,15 @@ class StreamProtocol(asyncio.Protocol):
     # ---- helpers -----------------------------------------------------------------------------------
 
     def _write_chunks(self, chunks: list[bytes]) -> None:
-        if not chunks:
-            return
-        if self._corked:
-            self._pending += chunks
-            self._pending_size += sum(map(len, chunks))
-            if self._pending_size > JOIN_LIMIT:
-                self._uncork()
-            return
-        transport = self.transport
-        if transport is not None:
-            if len(chunks) == 1:
-                transport.write(chunks[0])
-            elif sum(map(len, chunks)) <= JOIN_LIMIT:
-                # One send() for a head and a small body: writelines() costs a syscall per piece.
-                transport.write(b"".join(chunks))
-            else:
-                transport.writelines(chunks)
+        self._out.write(chunks)
 
     def _cork(self) -> None:
-        """Hold writes while more pipelined requests are queued: their responses go out together.
-        Flushed when the pipeline drains, past JOIN_LIMIT bytes, on close, or after CORK_SECONDS."""
-        if not self._corked:
-            self._corked = True
-            self._cork_timer = self.loop.call_later(CORK_SECONDS, self._uncork)
+        """Hold writes while more pipelined requests are queued: their responses go out together
+        (flushed when the pipeline drains, past JOIN_LIMIT bytes, on close, or after CORK_SECONDS)."""
+        self._out.hold(CORK_SECONDS)
 
     def _uncork(self) -> None:
-        if not self._corked:
-            return
-        self._corked = False
-        timer = self._cork_timer
-        if timer is not None:
-            timer.cancel()
-            self._cork_timer = None
-        pending = self._pending
-        self._pending = []
-        self._pending_size = 0
-        self._write_chunks(pending)
+        self._out.flush()
 
     def _log_access(self, request_line: str, status: int, size: int, start: float | None) -> None:
         duration = (self.loop.time() - start) * 1000 if start is not None else 0.0

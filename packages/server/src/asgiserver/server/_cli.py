@@ -7,6 +7,7 @@ the command line wins.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import ssl
 import sys
@@ -152,18 +153,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--preload", action="store_true", help="import the application in the master")
     g.add_argument(
         "--timeout-worker",
+        "--timeout-worker-healthcheck",
         type=_seconds,
         default=d.timeout_worker,
         help="a worker whose event loop is blocked this long is dumped and replaced",
     )
     g.add_argument(
         "--max-requests",
+        "--limit-max-requests",
         type=_positive,
         default=None,
         help="recycle a worker after this many requests",
     )
     g.add_argument(
         "--max-requests-jitter",
+        "--limit-max-requests-jitter",
         type=int,
         default=0,
         help="add up to this many requests to --max-requests, per worker",
@@ -180,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="recycle a worker whose RSS exceeds this many MiB",
     )
-    g.add_argument("--pid", default=None, dest="pid_file", help="write the master's PID here")
+    g.add_argument(
+        "--pid", "--pid-file", default=None, dest="pid_file", help="write the master's PID here"
+    )
     g.add_argument("--reload", action="store_true", help="restart workers when source files change")
     g.add_argument("--reload-dir", action="append", default=[], dest="reload_dirs")
     g.add_argument(
@@ -251,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("timeouts (seconds)")
     g.add_argument(
         "--timeout-keep-alive",
+        "--keep-alive",
         type=_seconds,
         default=d.timeout_keep_alive,
         help="close idle keep-alive connections after this long",
@@ -269,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--timeout-graceful-shutdown",
+        "--graceful-timeout",
         type=_seconds,
         default=d.timeout_graceful_shutdown,
         help="how long in-flight requests may run after SIGTERM",
@@ -370,72 +378,21 @@ def _address_list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+_LISTS = ("forwarded_allow_ips", "uwsgi_allow_from")  # comma-separated on the command line
+_TUPLES = ("binds", "headers", "reload_dirs", "reload_includes", "reload_excludes")
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
-    d = Config()
-    return Config(
-        app=args.app,
-        factory=args.factory,
-        app_dir=args.app_dir,
-        interface=args.interface,
-        host=args.host,
-        port=args.port,
-        uds=args.uds,
-        fd=args.fd,
-        backlog=args.backlog,
-        binds=tuple(args.binds),
-        uds_mode=args.uds_mode,
-        uds_owner=args.uds_owner,
-        reuse_port=args.reuse_port,
-        workers=args.workers,
-        preload=args.preload,
-        timeout_worker=args.timeout_worker,
-        max_requests=args.max_requests,
-        max_requests_jitter=args.max_requests_jitter,
-        max_worker_lifetime=args.max_worker_lifetime,
-        max_worker_memory=args.max_worker_memory,
-        pid_file=args.pid_file,
-        reload=args.reload,
-        reload_dirs=tuple(args.reload_dirs),
-        reload_includes=tuple(args.reload_includes) or d.reload_includes,
-        reload_excludes=tuple(args.reload_excludes) or d.reload_excludes,
-        loop=args.loop,
-        lifespan=args.lifespan,
-        timeout_lifespan_startup=args.timeout_lifespan_startup,
-        timeout_lifespan_shutdown=args.timeout_lifespan_shutdown,
-        root_path=args.root_path,
-        proxy_headers=args.proxy_headers,
-        forwarded_allow_ips=tuple(
-            x.strip() for x in args.forwarded_allow_ips.split(",") if x.strip()
-        ),
-        protocol=args.protocol,
-        uwsgi_allow_from=_address_list(args.uwsgi_allow_from),
-        ws=args.ws,
-        ws_max_size=args.ws_max_size,
-        ws_max_queue=args.ws_max_queue,
-        ws_ping_interval=args.ws_ping_interval,
-        ws_ping_timeout=args.ws_ping_timeout,
-        ws_per_message_deflate=args.ws_per_message_deflate,
-        timeout_keep_alive=args.timeout_keep_alive,
-        timeout_request_head=args.timeout_request_head,
-        timeout_request_body=args.timeout_request_body,
-        timeout_graceful_shutdown=args.timeout_graceful_shutdown,
-        limit_concurrency=args.limit_concurrency,
-        limit_request_line=args.limit_request_line,
-        limit_request_headers_size=args.limit_request_headers_size,
-        limit_request_fields=args.limit_request_fields,
-        limit_request_body=args.limit_request_body,
-        server_header=args.server_header,
-        date_header=args.date_header,
-        headers=tuple(args.headers),
-        log_level=args.log_level,
-        access_log=args.access_log,
-        ssl_certfile=args.ssl_certfile,
-        ssl_keyfile=args.ssl_keyfile,
-        ssl_keyfile_password=args.ssl_keyfile_password,
-        ssl_ca_certs=args.ssl_ca_certs,
-        ssl_cert_reqs=args.ssl_cert_reqs,
-        ssl_ciphers=args.ssl_ciphers,
-    )
+    """Every parser destination is named after its Config field."""
+    values = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if hasattr(args, f.name)
+    }
+    for name in _LISTS:
+        values[name] = _address_list(values[name])
+    defaults = Config()
+    for name in _TUPLES:
+        values[name] = tuple(values[name]) or getattr(defaults, name)
+    return Config(**values)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

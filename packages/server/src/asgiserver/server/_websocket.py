@@ -17,6 +17,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from asgiserver import http1, ws
+from asgiserver.server._base import WriteBatcher
 from asgiserver.server._http import (
     ASGIProtocolError,
     ClientDisconnected,
@@ -33,7 +34,6 @@ logger = logging.getLogger("asgiserver.error")
 
 _CONNECTING, _OPEN, _CLOSING, _CLOSED = range(4)
 CLOSE_TIMEOUT = 5.0  # how long we wait for the peer's close frame after sending ours
-CORK_LIMIT = 64 * 1024  # frames buffered within one loop iteration before writing at once
 
 _TextMessage = ws.TextMessage
 _BytesMessage = ws.BytesMessage
@@ -46,9 +46,7 @@ class WebSocketSession(asyncio.Protocol):
         "_denial",
         "_disconnect",
         "_drain_waiter",
-        "_flush_scheduled",
-        "_pending",
-        "_pending_size",
+        "_out",
         "_ping_timer",
         "_pong_payload",
         "_read_paused",
@@ -85,9 +83,8 @@ class WebSocketSession(asyncio.Protocol):
         self._ping_timer: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._pong_payload: bytes | None = None
-        self._pending: list[bytes] = []
-        self._pending_size = 0
-        self._flush_scheduled = False
+        self._out = WriteBatcher(self.loop)
+        self._out.transport = self.transport
 
     # ---- the application side ------------------------------------------------------------------------
 
@@ -355,38 +352,15 @@ class WebSocketSession(asyncio.Protocol):
             waiter.set_result(None)
 
     def _write(self) -> None:
-        """Queue frames for the transport. Frames sent in one loop iteration go out in one write
-        (an app echoing a burst of messages would otherwise cost a syscall per message); past
-        CORK_LIMIT bytes they are written at once, so the transport's flow control still sees
-        everything and `send()` waits when the client does not read."""
+        """Frames sent within one loop iteration go out in one write: an app echoing a burst of
+        messages would otherwise cost a syscall per message."""
         conn = self.conn
         if conn is None:
             return
         chunks = conn.data_to_send()
-        if not chunks:
-            return
-        self._pending += chunks
-        self._pending_size += sum(map(len, chunks))
-        if self._pending_size >= CORK_LIMIT:
-            self._flush()
-        elif not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        pending = self._pending
-        if not pending:
-            return
-        self._pending = []
-        self._pending_size = 0
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if len(pending) == 1:
-            transport.write(pending[0])
-        else:
-            transport.write(b"".join(pending))
+        if chunks:
+            self._out.hold()
+            self._out.write(chunks)
 
     async def _drain(self) -> None:
         transport = self.transport
@@ -417,7 +391,7 @@ class WebSocketSession(asyncio.Protocol):
 
     def _close_transport(self) -> None:
         self._cancel_timers()
-        self._flush()
+        self._out.flush()
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.close()
