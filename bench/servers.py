@@ -8,6 +8,7 @@ and asgiserver's ratio to each other server. Servers that are not installed are 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -141,26 +143,16 @@ def run_wrk(
     return float(match.group(1)) if match else 0.0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "5")))
-    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--servers", default="asgiserver,uvicorn,hypercorn,granian,gunicorn")
-    parser.add_argument("--scenarios", default="plaintext,pipelined,post64k")
-    parser.add_argument("--json", type=Path, default=None)
-    args, _ = parser.parse_known_args()
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
-        return 1
-    wanted = args.servers.split(",")
-    scenarios = args.scenarios.split(",")
-    procs: dict[str, tuple[subprocess.Popen, int]] = {}
+@contextlib.contextmanager
+def running(
+    names: list[str], command_for: Callable[[str, int], list[str] | None]
+) -> Iterator[dict[str, int]]:
+    """Start each server on a free loopback port; yield {name: port}; stop them by PID."""
+    procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     try:
-        for name in wanted:
+        for name in names:
             port = free_port()
-            command = commands(port).get(name)
+            command = command_for(name, port)
             if command is None:
                 print(f"{name}: not installed, skipped")
                 continue
@@ -176,21 +168,7 @@ def main() -> int:
                 proc.kill()
                 continue
             procs[name] = (proc, port)
-        results: dict[str, dict[str, list[float]]] = {s: {n: [] for n in procs} for s in scenarios}
-        with tempfile.TemporaryDirectory() as tmp:
-            for _, port in procs.values():  # warm-up, not recorded
-                run_wrk(wrk, port, "plaintext", 1, args.connections, Path(tmp))
-            for round_no in range(args.rounds):
-                for scenario in scenarios:
-                    for name, (_, port) in procs.items():
-                        rps = run_wrk(
-                            wrk, port, scenario, args.duration, args.connections, Path(tmp)
-                        )
-                        results[scenario][name].append(rps)
-                        print(
-                            f"round {round_no + 1} {scenario:10s} {name:11s} {rps:10.0f} req/s",
-                            flush=True,
-                        )
+        yield {name: port for name, (_, port) in procs.items()}
     finally:
         for proc, _ in procs.values():
             os.killpg(proc.pid, signal.SIGTERM)
@@ -199,6 +177,39 @@ def main() -> int:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "5")))
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--servers", default="asgiserver,uvicorn,hypercorn,granian,gunicorn")
+    parser.add_argument("--scenarios", default="plaintext,pipelined,post64k")
+    parser.add_argument("--json", type=Path, default=None)
+    args, _ = parser.parse_known_args()
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 1
+    wanted = args.servers.split(",")
+    scenarios = args.scenarios.split(",")
+    with running(wanted, lambda name, port: commands(port).get(name)) as ports:
+        results: dict[str, dict[str, list[float]]] = {s: {n: [] for n in ports} for s in scenarios}
+        with tempfile.TemporaryDirectory() as tmp:
+            for port in ports.values():  # warm-up, not recorded
+                run_wrk(wrk, port, "plaintext", 1, args.connections, Path(tmp))
+            for round_no in range(args.rounds):
+                for scenario in scenarios:
+                    for name, port in ports.items():
+                        rps = run_wrk(
+                            wrk, port, scenario, args.duration, args.connections, Path(tmp)
+                        )
+                        results[scenario][name].append(rps)
+                        print(
+                            f"round {round_no + 1} {scenario:10s} {name:11s} {rps:10.0f} req/s",
+                            flush=True,
+                        )
     print("\nmedian requests/s (ratio = asgiserver / other)")
     summary: dict[str, dict[str, float]] = {}
     for scenario in scenarios:

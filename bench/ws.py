@@ -12,16 +12,14 @@ import asyncio
 import base64
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from servers import free_port, tool, wait_port  # noqa: E402
+from servers import running, tool  # noqa: E402
 
 
 def server_command(name: str, port: int) -> list[str] | None:
@@ -136,37 +134,17 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
     parser.add_argument("--json", type=Path, default=None)
     args, _ = parser.parse_known_args()
-    procs = {}
-    try:
-        for name in ("asgiserver", "uvicorn"):
-            port = free_port()
-            command = server_command(name, port)
-            if command is None:
-                print(f"{name}: not installed, skipped")
-                continue
-            proc = subprocess.Popen(
-                command,
-                cwd=HERE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            if wait_port(port, proc):
-                procs[name] = (proc, port)
-        results: dict[str, dict[str, list[float]]] = {s: {n: [] for n in procs} for s in SCENARIOS}
+    with running(["asgiserver", "uvicorn"], server_command) as ports:
+        results: dict[str, dict[str, list[float]]] = {s: {n: [] for n in ports} for s in SCENARIOS}
         for round_no in range(args.rounds):
             for scenario, (size, connections, window) in SCENARIOS.items():
-                for name, (_, port) in procs.items():
+                for name, port in ports.items():
                     rate = asyncio.run(measure(port, size, connections, window, args.duration))
                     results[scenario][name].append(rate)
                     print(
                         f"round {round_no + 1} {scenario:11s} {name:11s} {rate:10.0f} msg/s",
                         flush=True,
                     )
-    finally:
-        for proc, _ in procs.values():
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(10)
     print("\nmedian messages/s (ratio = asgiserver / uvicorn)")
     summary = {}
     for scenario, by_server in results.items():
