@@ -65,3 +65,17 @@ def test_tls_with_a_trustme_certificate(start_server, tmp_path) -> None:
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.url + "/", timeout=5)  # not trusted without the CA
     assert server.stop() == 0
+
+
+def test_quart_app_http_and_websocket(start_server) -> None:
+    pytest.importorskip("quart")
+    from websockets.sync.client import connect
+
+    server: ServerProcess = start_server("quart_app:app")
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        assert client.get("/hello/ada").json() == {"hello": "ada", "ready": "yes"}
+        assert client.post("/echo", content=b"x" * 50000).content == b"x" * 50000
+    with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+        ws.send("hi")
+        assert ws.recv(timeout=5) == "quart:hi"
+    assert server.stop() == 0
