@@ -352,3 +352,19 @@ def test_gunicorn_worker_class(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(30)
     assert code == 0
+
+
+def test_workers_stop_when_the_master_is_killed(start_server) -> None:
+    server: ServerProcess = start_server("testapp:app", "--workers", "2")
+    assert wait_until(lambda: len(children(server.pid)) == 2)
+    workers = children(server.pid)
+    server.signal(signal.SIGKILL)
+    server.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    assert wait_until(lambda: not any(alive(pid) for pid in workers), timeout=15)

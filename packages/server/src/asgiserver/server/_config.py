@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import ssl
 from dataclasses import dataclass, field
 from typing import Literal
@@ -101,13 +100,6 @@ class Config:
 
     # Extra, for tests and embedding: called with the bound sockets once the server listens.
     extra: dict[str, object] = field(default_factory=dict, compare=False)
-
-    def replace(self, **changes: object) -> Config:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
-
-    @property
-    def is_ssl(self) -> bool:
-        return self.ssl_certfile is not None
 
     @property
     def supervised(self) -> bool:

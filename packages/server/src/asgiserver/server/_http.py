@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Protocol
 
 from asgiserver.server._importer import ASGIApp, Message, Scope
@@ -316,7 +316,3 @@ class HTTPCycle:
             self._complete()
         else:
             self.stream.abort()
-
-
-def build_headers(pairs: Iterable[tuple[str, str]]) -> Headers:
-    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs]

@@ -346,12 +346,20 @@ class Supervisor:
         worker = Worker(
             config, app, sockets, on_ready=lambda: tell(b"R"), on_request_done=on_request_done
         )
+        master = os.getppid()
 
         async def serve() -> int:
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGUSR1, reopen_log_files)
 
             def beat() -> None:
+                if os.getppid() != master:
+                    # The master died without stopping us (SIGKILL): never outlive it.
+                    logger.warning(
+                        "Master process %d is gone: worker %d stopping", master, os.getpid()
+                    )
+                    worker.request_stop()
+                    return
                 tell(b"H")
                 loop.call_later(1.0, beat)
 
