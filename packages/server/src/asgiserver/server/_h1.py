@@ -17,6 +17,7 @@ from asgiserver.server._base import (
     BODY_TIMER,
     HEAD_TIMER,
     KEEPALIVE_TIMER,
+    NO_TIMER,
     StreamProtocol,
     error_logger,
 )
@@ -142,14 +143,17 @@ class H1Protocol(StreamProtocol):
     def _on_request(self, event: http1.Request) -> None:
         state = self.state
         config = state.config
-        self._cancel_timer()
+        self._timer_kind = NO_TIMER  # the head is complete (the handle is reused lazily)
+        target = self.request_target = event.target
         self.request_method = event.method
-        self.request_target = event.target
         self.request_version = event.http_version
         if state.limit_concurrency is not None and state.inflight >= state.limit_concurrency:
             self._reject(503)
             return
-        raw_path, query = _split_target(event.target)
+        if target[:1] == b"/":  # origin-form, the common case
+            raw_path, _, query = target.partition(b"?")
+        else:
+            raw_path, query = _split_target(target)
         scope: dict[str, Any] = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": SPEC_VERSION},
@@ -159,7 +163,9 @@ class H1Protocol(StreamProtocol):
             "scheme": self.scheme,
             "method": event.method.decode("ascii"),
             "root_path": config.root_path,
-            "path": _decode_path(raw_path),
+            "path": _decode_path(raw_path)
+            if b"%" in raw_path
+            else raw_path.decode("utf-8", "replace"),
             "raw_path": raw_path,
             "query_string": query,
             "headers": event.headers,
@@ -171,9 +177,8 @@ class H1Protocol(StreamProtocol):
             return
         if self.proxy_trusted:
             state.proxy.apply(scope)  # type: ignore[union-attr]
-        cycle = HTTPCycle(scope, self, body_complete=False, start_time=self.loop.time())
-        self.cycle = cycle
-        state.start_cycle(cycle)
+        cycle = self.cycle = HTTPCycle(scope, self, False, self.loop.time())
+        state.start_task(cycle.run(state.app))
 
     def _on_websocket(self, event: http1.Request, base: dict[str, Any]) -> None:
         handshake = ws.validate_request(event.method, event.http_version, event.headers)

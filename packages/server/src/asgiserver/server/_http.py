@@ -93,7 +93,7 @@ class HTTPCycle:
     )
 
     def __init__(
-        self, scope: Scope, stream: ResponseStream, *, body_complete: bool, start_time: float = 0.0
+        self, scope: Scope, stream: ResponseStream, body_complete: bool, start_time: float = 0.0
     ) -> None:
         self.scope = scope
         self.stream = stream

@@ -53,10 +53,13 @@ class Worker:
         self.state: ServerState | None = None
         self._stop: asyncio.Event | None = None
         self._fast = False
+        self._stop_requested = False
         self._interrupts = 0
 
     def request_stop(self, fast: bool = False) -> None:
+        """Stop serving; a request made before `serve()` has started is kept and honoured."""
         self._fast = self._fast or fast
+        self._stop_requested = True
         if self._stop is not None:
             self._stop.set()
 
@@ -64,6 +67,8 @@ class Worker:
         loop = asyncio.get_running_loop()
         config = self.config
         self._stop = asyncio.Event()
+        if self._stop_requested:
+            self._stop.set()
         state = self.state = ServerState(config, self.app, loop)
         state.access_log = config.access_log and _logging.access_enabled()
         state.on_request_done = self.on_request_done
