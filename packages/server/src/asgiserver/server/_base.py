@@ -38,13 +38,14 @@ def write_now(transport: asyncio.WriteTransport, chunks: list[bytes]) -> None:
 
 
 class WriteBatcher:
-    """Outgoing bytes of one connection: written at once, or held and joined into one write.
+    """Outgoing bytes of one connection: written at once, or held and joined into one write; and
+    the transport's write flow control (`paused`, `drain()`).
 
     `hold()` starts holding until `flush()`, a deadline (or the end of this loop iteration) or
     JOIN_LIMIT held bytes, whichever comes first, so flow control still sees large writes.
     """
 
-    __slots__ = ("_handle", "_pending", "_size", "loop", "transport")
+    __slots__ = ("_handle", "_pending", "_size", "_waiter", "loop", "paused", "transport")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -52,6 +53,30 @@ class WriteBatcher:
         self._pending: list[bytes] = []
         self._size = 0
         self._handle: asyncio.Handle | None = None
+        self.paused = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def pause(self) -> None:
+        """The transport's pause_writing(): its buffer is above the high-water mark."""
+        self.paused = True
+
+    def resume(self) -> None:
+        """The transport's resume_writing(), or connection_lost(): wake a waiting drain()."""
+        self.paused = False
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def drain(self) -> None:
+        """Wait until the client has read enough for writing to go on (or the connection is gone)."""
+        transport = self.transport
+        if not self.paused or transport is None or transport.is_closing():
+            return
+        waiter = self._waiter = self.loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
 
     def write(self, chunks: list[bytes]) -> None:
         if not chunks:
@@ -90,7 +115,6 @@ class StreamProtocol(asyncio.Protocol):
     __slots__ = (
         "_closing",
         "_deadline",
-        "_drain_waiter",
         "_last_body_time",
         "_linger_bytes",
         "_lingering",
@@ -98,7 +122,6 @@ class StreamProtocol(asyncio.Protocol):
         "_read_paused",
         "_timer",
         "_timer_kind",
-        "_write_paused",
         "client",
         "cycle",
         "loop",
@@ -122,8 +145,6 @@ class StreamProtocol(asyncio.Protocol):
         self._timer_kind = NO_TIMER
         self._deadline = 0.0
         self._read_paused = False
-        self._write_paused = False
-        self._drain_waiter: asyncio.Future[None] | None = None
         self._closing = False
         self._last_body_time = 0.0
         self._lingering = False
@@ -156,18 +177,13 @@ class StreamProtocol(asyncio.Protocol):
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             cycle.disconnect()
-        waiter = self._drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._out.resume()
 
     def pause_writing(self) -> None:
-        self._write_paused = True
+        self._out.pause()
 
     def resume_writing(self) -> None:
-        self._write_paused = False
-        waiter = self._drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._out.resume()
 
     # ---- request body ------------------------------------------------------------------------------
 
@@ -190,7 +206,7 @@ class StreamProtocol(asyncio.Protocol):
 
     @property
     def write_paused(self) -> bool:
-        return self._write_paused
+        return self._out.paused
 
     def want_body(self) -> None:
         if self._read_paused:
@@ -200,13 +216,7 @@ class StreamProtocol(asyncio.Protocol):
             self._arm(BODY_TIMER, self.state.config.timeout_request_body)
 
     async def drain(self) -> None:
-        if not self._write_paused or self._closed():
-            return
-        waiter = self._drain_waiter = self.loop.create_future()
-        try:
-            await waiter
-        finally:
-            self._drain_waiter = None
+        await self._out.drain()
 
     def abort(self) -> None:
         self._close()

@@ -178,7 +178,7 @@ class H1Protocol(StreamProtocol):
         if self.proxy_trusted:
             state.proxy.apply(scope)  # type: ignore[union-attr]
         cycle = self.cycle = HTTPCycle(scope, self, False, self.loop.time())
-        state.start_task(cycle.run(state.app))
+        state.start_cycle(cycle)
 
     def _on_websocket(self, event: http1.Request, base: dict[str, Any]) -> None:
         handshake = ws.validate_request(event.method, event.http_version, event.headers)

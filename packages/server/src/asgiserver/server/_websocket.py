@@ -45,13 +45,11 @@ class WebSocketSession(asyncio.Protocol):
         "_connect_sent",
         "_denial",
         "_disconnect",
-        "_drain_waiter",
         "_out",
         "_ping_timer",
         "_pong_payload",
         "_read_paused",
         "_waiter",
-        "_write_paused",
         "conn",
         "h1",
         "handshake",
@@ -78,8 +76,6 @@ class WebSocketSession(asyncio.Protocol):
         self._disconnect: Message | None = None
         self._denial: tuple[int, Headers] | None = None
         self._read_paused = False
-        self._write_paused = False
-        self._drain_waiter: asyncio.Future[None] | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._pong_payload: bytes | None = None
@@ -98,7 +94,7 @@ class WebSocketSession(asyncio.Protocol):
             if not isinstance(exc, asyncio.CancelledError):
                 logger.error("Exception in ASGI application", exc_info=exc)
             if self.phase == _CONNECTING:
-                self._deny(500, [], b"Internal Server Error", server_error=True)
+                self._deny(500, b"Internal Server Error")
             elif self.phase == _OPEN:
                 self._close_with(1011, "")
             if isinstance(exc, asyncio.CancelledError):
@@ -112,7 +108,7 @@ class WebSocketSession(asyncio.Protocol):
                     logger.error(
                         "ASGI application returned without accepting or closing the WebSocket"
                     )
-                    self._deny(500, [], b"Internal Server Error", server_error=True)
+                    self._deny(500, b"Internal Server Error")
             elif self.phase == _OPEN:
                 self._close_with(1000, "")
         finally:
@@ -146,8 +142,10 @@ class WebSocketSession(asyncio.Protocol):
         if phase == _OPEN:
             if kind == "websocket.send":
                 self._send_data(message)
-                if self._write_paused:
-                    await self._drain()
+                if self._out.paused:
+                    await self._out.drain()
+                    if self.phase == _CLOSED:
+                        raise ClientDisconnected("the WebSocket is closed")
                 return
             if kind == "websocket.close":
                 self._close_with(*self._close_args(message))
@@ -164,7 +162,7 @@ class WebSocketSession(asyncio.Protocol):
             self._accept(message)
         elif kind == "websocket.close":
             # ASGI: closing before accepting is a 403 to the HTTP request.
-            self._deny(403, [], b"", server_error=False)
+            self._deny(403, b"")
         elif kind == "websocket.http.response.start":
             status = message.get("status")
             if type(status) is not int or not 100 <= status <= 599:
@@ -245,11 +243,12 @@ class WebSocketSession(asyncio.Protocol):
         self._arm_ping()
         self._handle_events()
 
-    def _deny(self, status: int, headers: Headers, body: bytes, *, server_error: bool) -> None:
+    def _deny(self, status: int, body: bytes) -> None:
+        """Answer the upgrade request with a plain HTTP response instead of a 101."""
         h1 = self.h1
         self.phase = _CLOSED
         if h1 is not None:
-            h1.respond_and_close(status, headers, body)
+            h1.respond_and_close(status, [], body)
             self.h1 = None
         self._disconnect = {"type": "websocket.disconnect", "code": 1006, "reason": ""}
 
@@ -296,18 +295,13 @@ class WebSocketSession(asyncio.Protocol):
         self.phase = _CLOSED
         if self._disconnect is None:
             self._set_disconnect(1006, "")
-        waiter = self._drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._out.resume()
 
     def pause_writing(self) -> None:
-        self._write_paused = True
+        self._out.pause()
 
     def resume_writing(self) -> None:
-        self._write_paused = False
-        waiter = self._drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._out.resume()
 
     def _handle_events(self) -> None:
         conn = self.conn
@@ -361,18 +355,6 @@ class WebSocketSession(asyncio.Protocol):
         if chunks:
             self._out.hold()
             self._out.write(chunks)
-
-    async def _drain(self) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        waiter = self._drain_waiter = self.loop.create_future()
-        try:
-            await waiter
-        finally:
-            self._drain_waiter = None
-        if self.phase == _CLOSED:
-            raise ClientDisconnected("the WebSocket is closed")
 
     def _close_with(self, code: int, reason: str) -> None:
         conn = self.conn
@@ -452,7 +434,7 @@ class WebSocketSession(asyncio.Protocol):
         if self.phase == _OPEN:
             self._close_with(1001, "server shutting down")
         elif self.phase == _CONNECTING and self.h1 is not None:
-            self._deny(503, [], b"Service Unavailable", server_error=True)
+            self._deny(503, b"Service Unavailable")
 
 
 def websocket_scope(h1: H1Protocol, handshake: ws.HandshakeRequest, base: dict[str, Any]) -> Scope:
