@@ -368,3 +368,12 @@ def test_workers_stop_when_the_master_is_killed(start_server) -> None:
             return False
 
     assert wait_until(lambda: not any(alive(pid) for pid in workers), timeout=15)
+
+
+def test_term_while_workers_are_booting_stops_everything(start_server) -> None:
+    """A worker told to stop between fork() and its own signal setup must not serve forever."""
+    for _ in range(5):
+        server: ServerProcess = start_server("testapp:app", "--workers", "4", wait=False)
+        assert wait_until(lambda s=server: "Started worker" in s.stderr, timeout=15, interval=0.001)
+        server.signal(signal.SIGTERM)
+        assert server.wait(20) == 0

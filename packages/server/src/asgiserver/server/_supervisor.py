@@ -286,7 +286,13 @@ class Supervisor:
                 0, max(0, config.max_requests_jitter)
             )
         read_fd, write_fd = os.pipe()
+        # Signals are blocked across fork(): one arriving before the child has restored the
+        # default handlers would otherwise reach its copy of the master's handler and be lost
+        # (a worker told to stop while booting would serve forever).
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         pid = os.fork()
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
         if pid == 0:  # the worker
             os.close(read_fd)
             code = EXIT_ERROR
@@ -313,6 +319,7 @@ class Supervisor:
         signal.set_wakeup_fd(-1)
         for sig in _SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)  # blocked by the master across fork()
         os.close(self._wake_r)
         os.close(self._wake_w)
         for other in self.workers.values():
