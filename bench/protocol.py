@@ -71,12 +71,11 @@ class FakeTransport:
 
 def ours(loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
     from asgiserver.server._config import Config
-    from asgiserver.server._h1 import H1Protocol
-    from asgiserver.server._state import ServerState
+    from asgiserver.server._process.worker import WorkerState
 
-    state = ServerState(Config(app=app, access_log=False), app, loop)
+    state = WorkerState(Config(app=app, access_log=False), app, loop)
     state.access_log = False
-    return H1Protocol(state)
+    return state.protocol_factory()()
 
 
 def uvicorn_httptools(loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:

@@ -98,6 +98,15 @@ class ServerProcess:
     def stdout(self) -> str:
         return "".join(self._out)
 
+    def wait_for_stderr(self, text: str, timeout: float = 5) -> bool:
+        """Whether `text` shows up on stderr within `timeout` (a reader thread collects it)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def connect(self, timeout: float = 10) -> socket.socket:
         sock = socket.create_connection((self.host, self.port), timeout=timeout)
         return sock

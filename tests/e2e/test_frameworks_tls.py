@@ -79,3 +79,18 @@ def test_quart_app_http_and_websocket(start_server) -> None:
         ws.send("hi")
         assert ws.recv(timeout=5) == "quart:hi"
     assert server.stop() == 0
+
+
+def test_starlette_below_a_root_path(start_server) -> None:
+    # ASGI: path includes root_path; Starlette routes on path minus root_path and builds URLs with it.
+    server: ServerProcess = start_server("starlette_mounted:app", "--root-path", "/api")
+    base = f"http://127.0.0.1:{server.port}"
+    data = httpx.get(base + "/items/3", timeout=10).json()
+    assert data["root_path"] == "/api"
+    assert data["path"] == "/api/items/3"
+    assert data["raw_path"] == "/api/items/3"
+    assert data["url_for"] == base + "/api/items/3"
+    assert data["url"] == base + "/api/items/3"
+    sub = httpx.get(base + "/sub/leaf/y", timeout=10).json()
+    assert sub["url_for"] == base + "/api/sub/leaf/x"
+    assert httpx.get(base + "/nothing", timeout=10).status_code == 404

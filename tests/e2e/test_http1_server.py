@@ -150,8 +150,9 @@ def test_scope_fields(start_server) -> None:
     assert scope["http_version"] == "1.1"
     assert scope["method"] == "GET"
     assert scope["scheme"] == "http"
-    assert scope["path"] == "/scope"
-    assert scope["raw_path"] == "/scope"
+    # ASGI: path and raw_path include root_path (PATH_INFO is path minus root_path).
+    assert scope["path"] == "/mounted/scope"
+    assert scope["raw_path"] == "/mounted/scope"
     assert scope["root_path"] == "/mounted"
     assert scope["query_string"] == "a=1&b=%20"
     assert ["x-test", "yes"] in scope["headers"]
@@ -448,7 +449,7 @@ def test_shutdown_stops_accepting_new_connections(start_server) -> None:
 def test_lifespan_startup_failure_exits_3_without_serving(start_server) -> None:
     server = start_server("testapp:app", env={"TESTAPP_FAIL_STARTUP": "1"}, wait=False)
     assert server.wait() == 3
-    assert "database unreachable" in server.stderr
+    assert server.wait_for_stderr("database unreachable")
     assert "Listening on" not in server.stderr
 
 
@@ -461,7 +462,7 @@ def test_lifespan_off_does_not_call_the_app_for_lifespan(start_server) -> None:
 def test_import_error_exits_non_zero(start_server) -> None:
     server = start_server("no_such_module:app", wait=False)
     assert server.wait() == 1
-    assert "no_such_module" in server.stderr
+    assert server.wait_for_stderr("no_such_module")
 
 
 def test_unix_socket(start_server, tmp_path: Path) -> None:

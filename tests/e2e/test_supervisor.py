@@ -116,7 +116,7 @@ def test_killed_worker_is_replaced_under_load(start_server) -> None:
     assert loop.ok > 20
     # Only requests in flight on the killed worker may fail.
     assert len(loop.failures) <= 4, loop.failures
-    assert "died" in server.stderr
+    assert server.wait_for_stderr("died")
     assert server.stop() == 0
 
 
@@ -161,8 +161,8 @@ def test_blocked_worker_is_dumped_killed_and_replaced(start_server) -> None:
         )
         assert time.monotonic() - start < 8
     assert wait_until(lambda: fetch_pid(server.url) != blocked)
-    assert "event loop blocked" in server.stderr
-    assert "testapp.py" in server.stderr  # faulthandler's traceback of the blocked worker
+    assert server.wait_for_stderr("event loop blocked")
+    assert server.wait_for_stderr("testapp.py")  # faulthandler's traceback of the blocked worker
     assert server.stop() == 0
 
 

@@ -240,4 +240,4 @@ def test_peer_not_in_uwsgi_allow_from_is_refused(start_server) -> None:
         with contextlib.suppress(OSError):
             sock.sendall(packet(GOOD))
         assert recv_until_closed(sock) == b""
-    assert "refused" in server.stderr
+    assert server.wait_for_stderr("refused")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from asgiserver.server._cli import build_parser, config_from_args
-from asgiserver.server._sockets import bind_specs, parse_tcp
+from asgiserver.server._net.sockets import bind_specs, parse_tcp
 
 
 def config(*argv: str):  # type: ignore[no-untyped-def]

@@ -7,19 +7,23 @@ from typing import Any
 
 import pytest
 
-from asgiserver.server._http import ASGIProtocolError, ClientDisconnected, HTTPCycle
+from asgiserver.server._asgi.http import HTTPCycle
+from asgiserver.server._asgi.response import ResponseDefaults
+from asgiserver.server._asgi.types import ASGIProtocolError, ClientDisconnected
+
+BARE = ResponseDefaults(server_header=False, date_header=False, extra=[])
 
 
 class Stream:
+    """A recording HTTPStream."""
+
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
         self.write_paused = False
         self.finished = 0
 
-    def start_response(
-        self, status: int, headers: list[Any], body: bytes, end: bool, trailers: bool
-    ) -> None:
-        self.calls.append(("start", status, list(headers), body, end, trailers))
+    def send_head(self, status: int, headers: list[Any], body: bytes, end: bool) -> None:
+        self.calls.append(("start", status, list(headers), body, end))
 
     def send_body(self, body: bytes, end: bool) -> None:
         self.calls.append(("body", body, end))
@@ -30,11 +34,14 @@ class Stream:
     def send_informational(self, status: int, headers: list[Any]) -> None:
         self.calls.append(("info", status, headers))
 
-    def abort(self) -> None:
-        self.calls.append(("abort",))
+    def reset(self) -> None:
+        self.calls.append(("reset",))
 
     def want_body(self) -> None:
         self.calls.append(("want_body",))
+
+    def consumed(self, size: int) -> None:
+        self.calls.append(("consumed", size))
 
     def cycle_finished(self, cycle: HTTPCycle) -> None:
         self.finished += 1
@@ -44,12 +51,18 @@ class Stream:
 
 
 def run(
-    app: Any, *, body: list[bytes] | None = None, disconnect_after: float | None = None
+    app: Any,
+    *,
+    body: list[bytes] | None = None,
+    disconnect_after: float | None = None,
+    method: str = "GET",
+    defaults: ResponseDefaults = BARE,
 ) -> Stream:
     stream = Stream()
 
     async def main() -> None:
-        cycle = HTTPCycle({"type": "http"}, stream, body_complete=body is None)
+        scope = {"type": "http", "method": method}
+        cycle = HTTPCycle(scope, stream, defaults, body_complete=body is None)
         if body is not None:
             for chunk in body:
                 cycle.feed_body(chunk)
@@ -72,7 +85,7 @@ def test_single_body_is_written_with_the_head() -> None:
         await send({"type": "http.response.body", "body": b"hi"})
 
     stream = run(app)
-    assert stream.calls == [("start", 200, [(b"x", b"1")], b"hi", True, False)]
+    assert stream.calls == [("start", 200, [(b"x", b"1"), (b"content-length", b"2")], b"hi", True)]
     assert stream.finished == 1
 
 
@@ -82,7 +95,7 @@ def test_streamed_body() -> None:
         await send({"type": "http.response.body", "body": b"a", "more_body": True})
         await send({"type": "http.response.body", "body": b"b"})
 
-    assert run(app).calls == [("start", 200, [], b"a", False, False), ("body", b"b", True)]
+    assert run(app).calls == [("start", 200, [], b"a", False), ("body", b"b", True)]
 
 
 def test_request_body_then_disconnect_only_once_the_client_goes() -> None:
@@ -132,7 +145,7 @@ def test_exception_after_the_response_started_aborts() -> None:
         await send({"type": "http.response.body", "body": b"a", "more_body": True})
         raise RuntimeError("boom")
 
-    assert run(app).calls[-1] == ("abort",)
+    assert run(app).calls[-1] == ("reset",)
 
 
 def test_returning_without_a_response_is_a_500() -> None:
@@ -146,7 +159,7 @@ def test_start_without_body_is_completed_empty() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await send(start(204))
 
-    assert run(app).calls == [("start", 204, [], b"", True, False)]
+    assert run(app).calls == [("start", 204, [], b"", True)]
 
 
 @pytest.mark.parametrize(
@@ -188,7 +201,7 @@ def test_trailers_follow_the_final_body() -> None:
         await send({"type": "http.response.trailers", "headers": [(b"x-sum", b"1")]})
 
     assert run(app).calls == [
-        ("start", 200, [], b"data", False, True),
+        ("start", 200, [], b"data", False),
         ("trailers", [(b"x-sum", b"1")]),
     ]
 
@@ -213,7 +226,106 @@ def test_slow_client_makes_send_wait() -> None:
     stream.write_paused = True
 
     async def main() -> None:
-        await HTTPCycle({}, stream, body_complete=True).run(app)
+        await HTTPCycle({}, stream, BARE, body_complete=True).run(app)
 
     asyncio.run(main())
     assert ("drain",) in stream.calls
+
+
+# ---- response finishing (response.py), the same for every protocol ---------------------------------
+
+
+def one_response(status: int, headers: list[Any], body: bytes = b"", **kw: Any) -> tuple[Any, ...]:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start(status, headers))
+        await send({"type": "http.response.body", "body": body})
+
+    calls = run(app, **kw).calls
+    assert len(calls) == 1
+    return calls[0]
+
+
+DEFAULTS = ResponseDefaults(server_header=True, date_header=True, extra=[(b"x-extra", b"1")])
+
+
+def test_default_fields_are_added_and_the_apps_own_win() -> None:
+    call = one_response(200, [(b"server", b"mine")], b"ok", defaults=DEFAULTS)
+    names = [name for name, _ in call[2]]
+    assert names == [b"server", b"date", b"x-extra", b"content-length"]
+    assert call[2][0] == (b"server", b"mine")
+
+
+def test_204_never_carries_content_length() -> None:
+    # RFC 9110 §8.6: a server MUST NOT send Content-Length in a 204.
+    call = one_response(204, [(b"content-length", b"0")], defaults=DEFAULTS)
+    assert all(name != b"content-length" for name, _ in call[2])
+    assert call[3] == b""
+
+
+def test_304_keeps_the_apps_content_length_and_adds_none() -> None:
+    assert one_response(304, [(b"content-length", b"12")])[2] == [(b"content-length", b"12")]
+    assert one_response(304, [])[2] == []
+
+
+def test_head_gets_no_body_and_content_length_only_from_a_real_body() -> None:
+    assert one_response(200, [], method="HEAD") == ("start", 200, [], b"", True)
+    call = one_response(200, [], b"hello", method="HEAD")
+    assert call == ("start", 200, [(b"content-length", b"5")], b"", True)
+
+
+def test_transfer_encoding_from_the_app_is_dropped() -> None:
+    assert one_response(200, [(b"transfer-encoding", b"chunked")], b"x")[2] == [
+        (b"content-length", b"1")
+    ]
+
+
+def test_the_500_adds_no_connection_specific_field() -> None:
+    # RFC 9113 §8.2.2: connection-specific fields are forbidden on HTTP/2; HTTP/1 adds its own.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("boom")
+
+    call = run(app, defaults=DEFAULTS).calls[0]
+    assert call[1] == 500
+    assert all(name != b"connection" for name, _ in call[2])
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [[("x", b"1")], [(b"x", "1")], [(b"x",)], [b"x"], 5],
+    ids=["str-name", "str-value", "short-pair", "not-a-pair", "not-a-list"],
+)
+def test_bad_header_types_fail_the_start_message_itself(headers: Any) -> None:
+    # The head waits for the body, but the send() that carried the bad field is the one that raises.
+    failed_at: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await send(start(200, headers))
+        except ASGIProtocolError:
+            failed_at.append("start")
+            raise
+        await send({"type": "http.response.body", "body": b""})
+
+    run(app)
+    assert failed_at == ["start"]
+
+
+def test_reading_a_streamed_body_reports_consumed_bytes() -> None:
+    stream = Stream()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["body"] == b"abc"
+        assert (await receive()) == {"type": "http.request", "body": b"de", "more_body": False}
+        await send(start())
+        await send({"type": "http.response.body"})
+
+    async def main() -> None:
+        cycle = HTTPCycle({"type": "http"}, stream, BARE, body_complete=False)
+        cycle.feed_body(b"abc")
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.01, cycle.feed_body, b"de")
+        loop.call_later(0.02, cycle.end_body)
+        await asyncio.wait_for(cycle.run(app), 5)
+
+    asyncio.run(main())
+    assert ("consumed", 3) in stream.calls

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from asgiserver.server._proxy import ProxyHeaders, TrustedAddresses
+from asgiserver.server._asgi.proxy import ProxyHeaders, TrustedAddresses
 
 
 def scope(headers: list[tuple[bytes, bytes]], kind: str = "http") -> dict[str, Any]:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from asgiserver.server._systemd import Notifier, activated_sockets
+from asgiserver.server._net.sockets import activated_sockets
+from asgiserver.server._process.systemd import Notifier
 
 
 def test_notify_sends_datagrams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

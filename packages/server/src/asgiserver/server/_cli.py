@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from asgiserver.server import __version__
 from asgiserver.server._config import Config
-from asgiserver.server._server import EXIT_USAGE, run_config
+from asgiserver.server._run import EXIT_USAGE, run_config
 
 
 def _env(name: str) -> str | None:

@@ -46,3 +46,14 @@ def configure(level: str = "info", access_log: bool = True, log_config: str | No
 
 def access_enabled() -> bool:
     return logging.getLogger("asgiserver.access").isEnabledFor(logging.INFO)
+
+
+_access = logging.getLogger("asgiserver.access")
+
+
+def log_access(
+    client: tuple[str, int] | None, request_line: str, status: int, size: int, seconds: float
+) -> None:
+    """One access log line: peer, request line, status, body bytes sent, duration."""
+    peer = f"{client[0]}:{client[1]}" if client else "-"
+    _access.info('%s - "%s" %d %d %.2fms', peer, request_line, status, size, seconds * 1000)

@@ -1,4 +1,5 @@
-"""The asyncio runner for the ASGI lifespan protocol: a task, timeouts, and `asgiserver.lifespan`."""
+"""The lifespan driver: runs the ASGI lifespan protocol with a task and timeouts over
+`asgiserver.lifespan`, which decides every transition."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from asgiserver import lifespan
-from asgiserver.server._importer import ASGIApp, Message
+from asgiserver.server._asgi.types import ASGIApp, Message
 
 logger = logging.getLogger("asgiserver.error")
 
@@ -34,7 +35,6 @@ class LifespanRunner:
         self.task: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[None]] = []
         self._events: list[lifespan.Event] = []
-        self.failure_message = ""
 
     async def startup(self) -> bool:
         """Run lifespan startup; False means the server must not serve (exit code 3)."""
@@ -47,7 +47,6 @@ class LifespanRunner:
             self.startup_timeout,
         )
         if isinstance(event, lifespan.StartupFailed):
-            self.failure_message = event.message
             logger.error("Application startup failed: %s", event.message or "(no message)")
             await self._stop_task()
             return False

@@ -1,33 +1,10 @@
-"""systemd integration without libsystemd: socket activation and sd_notify."""
+"""systemd integration without libsystemd: sd_notify (socket activation is in `_net/sockets.py`)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import socket
-
-
-def activated_sockets() -> list[socket.socket]:
-    """Sockets passed by systemd socket activation (LISTEN_PID/LISTEN_FDS, fds from 3 on).
-
-    The variables are removed afterwards so that child processes do not take the sockets as theirs.
-    """
-    try:
-        pid = int(os.environ.get("LISTEN_PID", ""))
-        count = int(os.environ.get("LISTEN_FDS", ""))
-    except ValueError:
-        return []
-    if pid != os.getpid() or count <= 0:
-        return []
-    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
-        os.environ.pop(name, None)
-    sockets = []
-    for fd in range(3, 3 + count):
-        os.set_inheritable(fd, True)
-        sock = socket.socket(fileno=fd)
-        sock.setblocking(False)
-        sockets.append(sock)
-    return sockets
 
 
 class Notifier:

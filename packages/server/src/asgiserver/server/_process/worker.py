@@ -1,4 +1,5 @@
-"""One serving process: lifespan, listeners, connections, signals and graceful shutdown."""
+"""One serving process: lifespan, listeners, connections, signals and graceful shutdown; and
+`WorkerState`, what the process shares among its connections (the drivers' `Services`)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,21 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 from asgiserver.server import _logging
-from asgiserver.server._base import StreamProtocol
+from asgiserver.server._asgi.proxy import ProxyHeaders
+from asgiserver.server._asgi.response import ResponseDefaults
+from asgiserver.server._asgi.scope import ScopeBuilder
+from asgiserver.server._asgi.types import ASGIApp, Headers
 from asgiserver.server._config import Config
-from asgiserver.server._h1 import H1Protocol
-from asgiserver.server._importer import AppLoadError, ASGIApp, load_app
-from asgiserver.server._lifespan import LifespanRunner
-from asgiserver.server._sockets import describe, listeners, ssl_context
-from asgiserver.server._state import ServerState
-from asgiserver.server._uwsgi import UwsgiProtocol
+from asgiserver.server._drivers.base import DriverFactory
+from asgiserver.server._drivers.h1 import h1_driver_factory
+from asgiserver.server._drivers.lifespan import LifespanRunner
+from asgiserver.server._drivers.uwsgi import uwsgi_driver_factory
+from asgiserver.server._net.connection import Connection
+from asgiserver.server._net.sockets import describe, ssl_context
 
 logger = logging.getLogger("asgiserver.error")
 
@@ -29,6 +32,107 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_STARTUP_FAILED = 3
+
+
+def _task_starter(
+    loop: asyncio.AbstractEventLoop,
+) -> Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]:
+    """Start request coroutines eagerly where Python supports it (3.12+), else as ordinary tasks.
+
+    An eager task runs synchronously until its first real suspension, so a handler that never waits
+    (a plain response) costs no scheduling round trip.
+    """
+    eager = getattr(asyncio, "eager_task_factory", None)
+    if eager is not None and sys.version_info >= (3, 12):
+        return lambda coro: eager(loop, coro)  # type: ignore[no-any-return]
+    return loop.create_task
+
+
+class WorkerState:
+    __slots__ = (
+        "_date_timer",
+        "_start_task",
+        "access_log",
+        "app",
+        "config",
+        "connections",
+        "defaults",
+        "inflight",
+        "limit_concurrency",
+        "loop",
+        "on_request_done",
+        "scopes",
+        "shutting_down",
+        "tasks",
+        "total_requests",
+    )
+
+    def __init__(self, config: Config, app: ASGIApp, loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self.app = app
+        self.loop = loop
+        self.connections: set[Connection] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.inflight = 0
+        self.total_requests = 0
+        self.limit_concurrency = config.limit_concurrency
+        self.shutting_down = False
+        self.access_log = config.access_log
+        extra: Headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in config.headers
+        ]
+        self.defaults = ResponseDefaults(config.server_header, config.date_header, extra)
+        proxy = ProxyHeaders(config.forwarded_allow_ips) if config.proxy_headers else None
+        self.scopes = ScopeBuilder(config.root_path, {}, proxy)
+        self.on_request_done: Callable[[int], None] | None = None
+        self._start_task = _task_starter(loop)
+        self._date_timer: asyncio.TimerHandle | None = None
+        self._refresh_date()
+
+    @property
+    def app_state(self) -> dict[str, Any]:
+        """The lifespan state; every request's scope gets a shallow copy."""
+        return self.scopes.app_state
+
+    def protocol_factory(self) -> Callable[[], Connection]:
+        """The asyncio protocol factory for this worker's listeners."""
+        make_driver: DriverFactory = (
+            uwsgi_driver_factory(self)
+            if self.config.protocol == "uwsgi"
+            else h1_driver_factory(self)
+        )
+        loop = self.loop
+        return lambda: Connection(self, make_driver, loop)
+
+    def _refresh_date(self) -> None:
+        """The Date header is formatted once a second and shared (RFC 9110 §6.6.1)."""
+        self.defaults.refresh_date()
+        self._date_timer = self.loop.call_later(1.0, self._refresh_date)
+
+    def stop_timers(self) -> None:
+        if self._date_timer is not None:
+            self._date_timer.cancel()
+            self._date_timer = None
+
+    # ---- Services ----------------------------------------------------------------------------------
+
+    def overloaded(self) -> bool:
+        limit = self.limit_concurrency
+        return limit is not None and self.inflight >= limit
+
+    def start_cycle(self, run: Coroutine[Any, Any, None]) -> None:
+        self.inflight += 1
+        task = self._start_task(run)
+        if not task.done():
+            self.tasks.add(task)  # cycle_done() removes it, from inside the task
+
+    def cycle_done(self) -> None:
+        self.tasks.discard(asyncio.current_task())  # type: ignore[arg-type, unused-ignore]
+        self.inflight -= 1
+        self.total_requests += 1
+        if self.on_request_done is not None:
+            self.on_request_done(self.total_requests)
 
 
 class Worker:
@@ -50,7 +154,7 @@ class Worker:
         self.on_ready = on_ready
         self.on_request_done = on_request_done
         self.install_signals = install_signals
-        self.state: ServerState | None = None
+        self.state: WorkerState | None = None
         self._stop: asyncio.Event | None = None
         self._fast = False
         self._stop_requested = False
@@ -69,7 +173,7 @@ class Worker:
         self._stop = asyncio.Event()
         if self._stop_requested:
             self._stop.set()
-        state = self.state = ServerState(config, self.app, loop)
+        state = self.state = WorkerState(config, self.app, loop)
         state.access_log = config.access_log and _logging.access_enabled()
         state.on_request_done = self.on_request_done
         if self.install_signals:
@@ -85,13 +189,11 @@ class Worker:
             if not await runner.startup():
                 return EXIT_STARTUP_FAILED
             tls = ssl_context(config)
-            protocol: type[StreamProtocol] = (
-                UwsgiProtocol if config.protocol == "uwsgi" else H1Protocol
-            )
+            protocol_factory = state.protocol_factory()
             servers = []
             for sock in self.sockets:
                 server = await loop.create_server(
-                    lambda: protocol(state),
+                    protocol_factory,
                     sock=sock,
                     ssl=tls,
                     backlog=config.backlog,
@@ -114,7 +216,7 @@ class Worker:
                     with contextlib.suppress(Exception):
                         loop.remove_signal_handler(sig)
 
-    async def _shutdown(self, servers: list[asyncio.Server], state: ServerState) -> None:
+    async def _shutdown(self, servers: list[asyncio.Server], state: WorkerState) -> None:
         logger.info("Shutting down")
         for server in servers:
             server.close()
@@ -174,56 +276,3 @@ def new_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
         else:
             return cast(Callable[[], asyncio.AbstractEventLoop], uvloop.new_event_loop)
     return asyncio.new_event_loop
-
-
-def run(app: ASGIApp | str, **options: Any) -> int:
-    """Serve `app` in this process until SIGINT/SIGTERM; returns the process exit code.
-
-    `app` is an ASGI application or an import string ("module:attr"); options are `Config` fields.
-    """
-    config = Config(app=app, **options)
-    return run_config(config)
-
-
-def run_config(config: Config, log_config: str | None = None) -> int:
-    if config.supervised:
-        from asgiserver.server._supervisor import run_supervisor
-
-        return run_supervisor(config, log_config)
-    _logging.configure(config.log_level, config.access_log, log_config)
-    try:
-        app = load_app(
-            config.app, factory=config.factory, app_dir=config.app_dir, interface=config.interface
-        )
-    except AppLoadError as exc:
-        logger.error("Error loading ASGI app: %s", exc)
-        return EXIT_ERROR
-    owns_unix_sockets = "LISTEN_FDS" not in os.environ
-    try:
-        sockets = listeners(config)
-    except (OSError, ValueError) as exc:
-        logger.error("Could not listen: %s", exc)
-        return EXIT_ERROR
-    try:
-        loop_factory = new_loop_factory(config.loop)
-    except ImportError:
-        logger.error("--loop uvloop was asked for but uvloop is not installed")
-        return EXIT_ERROR
-    worker = Worker(config, app, sockets)
-    if config.pid_file:
-        Path(config.pid_file).write_text(f"{os.getpid()}\n")
-    try:
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
-            return runner.run(worker.serve())
-    except KeyboardInterrupt:  # pragma: no cover - signals are handled by the loop
-        return EXIT_OK
-    finally:
-        for sock in sockets:
-            if sock.family == socket.AF_UNIX and owns_unix_sockets:
-                with contextlib.suppress(OSError, TypeError):
-                    os.unlink(sock.getsockname())
-            sock.close()
-        if config.pid_file:
-            with contextlib.suppress(OSError):
-                os.unlink(config.pid_file)
-        sys.stdout.flush()

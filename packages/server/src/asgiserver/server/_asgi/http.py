@@ -1,10 +1,10 @@
 """The one ASGI HTTP cycle, shared by every protocol that carries HTTP requests (HTTP/1.1, uwsgi, HTTP/2).
 
-A protocol driver creates an `HTTPCycle` per request, feeds it the request body (`feed_body`,
-`end_body`, `disconnect`) and implements `ResponseStream`, which the cycle calls to write the response.
-The cycle owns the ASGI rules: message order and validation, `http.disconnect`, OSError from `send()`
-after a disconnect (spec 2.4), deferred response heads so a single-chunk body gets a Content-Length,
-trailers and early hints. Drivers never see ASGI messages.
+A driver creates an `HTTPCycle` per request, feeds it the request body (`feed_body`, `end_body`,
+`disconnect`) and gives it an `HTTPStream` handle to write the response to. The cycle owns the ASGI
+rules: message order and validation, `http.disconnect`, OSError from `send()` after a disconnect (spec
+2.4), response finishing (`response.py`), deferred response heads so a single-chunk body gets a
+Content-Length, trailers and early hints. Drivers never see ASGI messages.
 """
 
 from __future__ import annotations
@@ -12,62 +12,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Protocol
 
-from asgiserver.server._importer import ASGIApp, Message, Scope
+from asgiserver.server._asgi.response import ResponseDefaults, header_list
+from asgiserver.server._asgi.stream import HTTPStream
+from asgiserver.server._asgi.types import (
+    ASGIApp,
+    ASGIProtocolError,
+    ClientDisconnected,
+    Headers,
+    Message,
+    Scope,
+)
 
 logger = logging.getLogger("asgiserver.error")
 
-# ASGI HTTP & WebSocket spec version this server honestly implements (2.4: send() raises OSError once
-# the client is gone).
-SPEC_VERSION = "2.4"
-
-Headers = list[tuple[bytes, bytes]]
-
-
-class ClientDisconnected(OSError):
-    """Raised by `send()` once the client has gone (ASGI HTTP spec 2.4)."""
-
-
-class ASGIProtocolError(RuntimeError):
-    """The application sent a message that breaks the ASGI HTTP protocol."""
-
-
-class ResponseStream(Protocol):
-    """What a protocol driver offers the cycle. All writes are synchronous into the transport buffer."""
-
-    def start_response(
-        self, status: int, headers: Headers, body: bytes, end: bool, trailers: bool
-    ) -> None: ...
-
-    def send_body(self, body: bytes, end: bool) -> None: ...
-
-    def send_trailers(self, headers: Headers) -> None: ...
-
-    def send_informational(self, status: int, headers: Headers) -> None: ...
-
-    def abort(self) -> None: ...
-
-    def want_body(self) -> None: ...
-
-    def cycle_finished(self, cycle: HTTPCycle) -> None: ...
-
-    async def drain(self) -> None: ...
-
-    @property
-    def write_paused(self) -> bool: ...
-
-
-def header_list(raw: object) -> Headers:
-    """Validate the shape of an application header list once; the protocol package checks the bytes."""
-    try:
-        headers = [(name, value) for name, value in raw]  # type: ignore[attr-defined]
-    except (TypeError, ValueError):
-        raise ASGIProtocolError("headers must be an iterable of [name, value] pairs") from None
-    for name, value in headers:
-        if type(name) is not bytes or type(value) is not bytes:
-            raise ASGIProtocolError("header names and values must be bytes")
-    return headers
+_ERROR_HEAD: Headers = [(b"content-type", b"text/plain; charset=utf-8")]
 
 
 class HTTPCycle:
@@ -78,12 +37,15 @@ class HTTPCycle:
         "_body_ended",
         "_body_size",
         "_head",
+        "_no_body",
         "_request_done",
         "_waiter",
         "body_complete",
         "bytes_sent",
+        "defaults",
         "disconnected",
         "expect_trailers",
+        "failed",
         "response_complete",
         "response_started",
         "scope",
@@ -93,22 +55,30 @@ class HTTPCycle:
     )
 
     def __init__(
-        self, scope: Scope, stream: ResponseStream, body_complete: bool, start_time: float = 0.0
+        self,
+        scope: Scope,
+        stream: HTTPStream,
+        defaults: ResponseDefaults,
+        body_complete: bool,
+        start_time: float = 0.0,
     ) -> None:
         self.scope = scope
         self.stream = stream
+        self.defaults = defaults
         self.body_complete = body_complete
         self.start_time = start_time
         self._body: list[bytes] = []
         self._body_size = 0
         self._waiter: asyncio.Future[None] | None = None
-        self._head: tuple[int, Headers, bool] | None = None
+        self._head: tuple[int, Headers, bool, bool] | None = None
         self._body_ended = False
         self._request_done = False
+        self._no_body = False
         self.disconnected = False
         self.response_started = False
         self.response_complete = False
         self.expect_trailers = False
+        self.failed = False  # the app raised or broke the protocol: the driver may close after
         self.status = 0
         self.bytes_sent = 0
 
@@ -130,10 +100,6 @@ class HTTPCycle:
         self.disconnected = True
         self._wake()
 
-    @property
-    def body_buffered(self) -> int:
-        return self._body_size
-
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -154,9 +120,7 @@ class HTTPCycle:
             if self.disconnected:
                 return {"type": "http.disconnect"}
         more_body = not self.body_complete
-        if more_body:
-            self.stream.want_body()
-        else:
+        if not more_body:
             self._request_done = True
         if not self._body:
             return {"type": "http.request", "body": b"", "more_body": more_body}
@@ -164,6 +128,8 @@ class HTTPCycle:
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
         self._body_size = 0
+        if more_body:
+            self.stream.consumed(len(body))
         return {"type": "http.request", "body": body, "more_body": more_body}
 
     async def _wait(self, ready: Callable[[], bool]) -> None:
@@ -201,15 +167,16 @@ class HTTPCycle:
         status = message.get("status")
         if type(status) is not int or not 200 <= status <= 599:
             raise ASGIProtocolError(f"invalid response status {status!r}")
-        headers = message.get("headers", ())
-        if type(headers) is not list:
-            headers = header_list(headers)
-        # Names and values are validated once, by the protocol package that writes them.
+        # Checked and finished now, so a bad field fails this send() though the head waits for
+        # the body; the protocol package checks the bytes themselves when it writes them.
+        headers, has_length = self.defaults.finish(status, message.get("headers", ()))
         trailers = bool(message.get("trailers", False))
         self.response_started = True
         self.status = status
         self.expect_trailers = trailers
-        self._head = (status, headers, trailers)
+        # RFC 9110 §9.3.2, §15.3.5, §15.4.5: HEAD, 204 and 304 responses carry no content.
+        self._no_body = status == 204 or status == 304 or self.scope.get("method") == "HEAD"
+        self._head = (status, headers, trailers, has_length)
 
     def _send_body(self, message: Message) -> bool:
         """Write a body message; True when the app must wait for the client to read (flow control)."""
@@ -226,11 +193,28 @@ class HTTPCycle:
         more_body = bool(message.get("more_body", False))
         end = not more_body and not self.expect_trailers
         head = self._head
-        self.bytes_sent += len(body)
         if head is not None:
             self._head = None
-            self.stream.start_response(head[0], head[1], body, end, head[2])
+            status, headers, trailers, has_length = head
+            # The whole body is known: frame it with a Content-Length (RFC 9110 §8.6). For HEAD,
+            # only a body the app did send says what a GET would carry.
+            if (
+                end
+                and not has_length
+                and not trailers
+                and status != 204
+                and status != 304
+                and (body or not self._no_body)
+            ):
+                headers.append((b"content-length", b"%d" % len(body)))
+            if self._no_body:
+                body = b""
+            self.bytes_sent += len(body)
+            self.stream.send_head(status, headers, body, end)
         else:
+            if self._no_body:
+                body = b""
+            self.bytes_sent += len(body)
             self.stream.send_body(body, end)
         if not more_body:
             self._body_ended = True
@@ -270,7 +254,7 @@ class HTTPCycle:
         self._wake()
 
     async def run(self, app: ASGIApp) -> None:
-        """Run the application for this request; every outcome leaves the connection consistent."""
+        """Run the application for this request; every outcome leaves the stream consistent."""
         try:
             await app(self.scope, self.receive, self.send)
         except ClientDisconnected:
@@ -287,32 +271,34 @@ class HTTPCycle:
                     logger.error("ASGI application returned without starting a response")
                 self._finish_after_error()
             elif not self.response_complete and not self.disconnected:
-                if self._head is not None:
+                head = self._head
+                if head is not None:
                     # A response that ends without a body is completed with an empty one.
-                    head = self._head
-                    self._head = None
-                    self.stream.start_response(head[0], head[1], b"", True, False)
-                    self._complete()
+                    self.expect_trailers = False
+                    self._send_body({})
                 else:
                     logger.error("ASGI application returned without completing the response")
-                    self.stream.abort()
+                    self.failed = True
+                    self.stream.reset()
         finally:
             self.stream.cycle_finished(self)
 
     def _finish_after_error(self) -> None:
+        self.failed = True
         if self.disconnected or self.response_complete:
             return
         if self._head is not None or not self.response_started:
             self._head = None
             self.response_started = True
             self.status = 500
-            self.stream.start_response(
-                500,
-                [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")],
-                b"Internal Server Error",
-                True,
-                False,
-            )
+            self.expect_trailers = False
+            body = b"Internal Server Error"
+            headers, _ = self.defaults.finish(500, _ERROR_HEAD)
+            headers.append((b"content-length", b"%d" % len(body)))
+            if self.scope.get("method") == "HEAD":
+                body = b""
+            self.bytes_sent = len(body)
+            self.stream.send_head(500, headers, body, True)
             self._complete()
         else:
-            self.stream.abort()
+            self.stream.reset()

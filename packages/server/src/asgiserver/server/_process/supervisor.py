@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asgiserver.server import _logging
+from asgiserver.server._asgi.types import ASGIApp
 from asgiserver.server._config import Config
-from asgiserver.server._importer import AppLoadError, ASGIApp, load_app
-from asgiserver.server._reloader import Reloader
-from asgiserver.server._sockets import bind, bind_specs, is_tcp, listeners
-from asgiserver.server._systemd import Notifier
+from asgiserver.server._importer import AppLoadError, load_app
+from asgiserver.server._net.sockets import bind, bind_specs, is_tcp, listeners
+from asgiserver.server._process.reloader import Reloader
+from asgiserver.server._process.systemd import Notifier
+from asgiserver.server._process.worker import Worker, new_loop_factory
 
 logger = logging.getLogger("asgiserver.error")
 
@@ -290,6 +292,7 @@ class Supervisor:
         # default handlers would otherwise reach its copy of the master's handler and be lost
         # (a worker told to stop while booting would serve forever).
         signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+        master = os.getpid()
         pid = os.fork()
         if pid != 0:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
@@ -297,7 +300,7 @@ class Supervisor:
             os.close(read_fd)
             code = EXIT_ERROR
             try:
-                code = self._worker_main(write_fd, max_requests)
+                code = self._worker_main(write_fd, max_requests, master)
             except BaseException:
                 logger.exception("Worker crashed")
             finally:
@@ -311,10 +314,11 @@ class Supervisor:
         )
         logger.info("Started worker %d", pid)
 
-    def _worker_main(self, pipe: int, max_requests: int | None) -> int:
+    def _worker_main(self, pipe: int, max_requests: int | None, master: int) -> int:
+        """A worker's life. `master` is the master's pid as read before fork(): read here, it would
+        be 1 (or a subreaper) if the master were killed while this worker was still booting, and
+        the worker would never notice that it had outlived its master."""
         import asyncio
-
-        from asgiserver.server._server import Worker, new_loop_factory
 
         signal.set_wakeup_fd(-1)
         for sig in _SIGNALS:
@@ -353,7 +357,6 @@ class Supervisor:
         worker = Worker(
             config, app, sockets, on_ready=lambda: tell(b"R"), on_request_done=on_request_done
         )
-        master = os.getppid()
 
         async def serve() -> int:
             loop = asyncio.get_running_loop()

@@ -19,7 +19,7 @@ from gunicorn.workers.base import Worker as _GunicornBase  # type: ignore[import
 
 from asgiserver.server._config import Config
 from asgiserver.server._importer import load_app
-from asgiserver.server._server import EXIT_STARTUP_FAILED, Worker, new_loop_factory
+from asgiserver.server._process.worker import EXIT_STARTUP_FAILED, Worker, new_loop_factory
 
 
 class GunicornWorker(_GunicornBase):  # type: ignore[misc]

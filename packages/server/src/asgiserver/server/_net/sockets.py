@@ -112,8 +112,6 @@ def bind(spec: str, config: Config, *, reuse_port: bool = False) -> socket.socke
 def listeners(config: Config, *, skip_tcp: bool = False) -> list[socket.socket]:
     """Bind every listener (or take systemd's); with `skip_tcp`, TCP binds are left to the workers
     (`--reuse-port`)."""
-    from asgiserver.server._systemd import activated_sockets
-
     activated = activated_sockets()
     if activated:
         return activated
@@ -159,3 +157,26 @@ def ssl_context(config: Config, alpn: list[str] | None = None) -> ssl.SSLContext
         context.set_ciphers(config.ssl_ciphers)
     context.set_alpn_protocols(alpn or ["http/1.1"])
     return context
+
+
+def activated_sockets() -> list[socket.socket]:
+    """Sockets passed by systemd socket activation (LISTEN_PID/LISTEN_FDS, fds from 3 on).
+
+    The variables are removed afterwards so that child processes do not take the sockets as theirs.
+    """
+    try:
+        pid = int(os.environ.get("LISTEN_PID", ""))
+        count = int(os.environ.get("LISTEN_FDS", ""))
+    except ValueError:
+        return []
+    if pid != os.getpid() or count <= 0:
+        return []
+    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        os.environ.pop(name, None)
+    sockets = []
+    for fd in range(3, 3 + count):
+        os.set_inheritable(fd, True)
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        sockets.append(sock)
+    return sockets

@@ -1,0 +1,466 @@
+"""HTTP/1.1: `H1Driver` drives `asgiserver.http1` for one connection and is its one request's stream.
+
+The package owns every protocol decision; the `HTTPCycle` owns the ASGI rules; this driver translates
+and owns the connection's HTTP/1 policy: `connection: close` when closing, pipelining (responses
+joined into one write), 100-continue on the first read, lingering close after an early response, and
+the deadlines, which follow protocol state:
+- a head deadline from the first byte of a request (or from accept) to the end of its head (slowloris),
+- a keep-alive idle deadline while waiting for the next request with nothing buffered,
+- a body-stall deadline while the application waits for request body bytes that do not come.
+A WebSocket upgrade gets a `WebSocketCycle` over a `WSChannel`; after its 101 the channel takes the
+connection's input (`Sink.switch_to`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+
+from asgiserver import http1, ws
+from asgiserver.server._asgi.http import HTTPCycle
+from asgiserver.server._asgi.stream import FinishedCycle
+from asgiserver.server._asgi.types import Headers
+from asgiserver.server._asgi.websocket import WebSocketCycle
+from asgiserver.server._drivers.base import (
+    BODY_TIMER,
+    HEAD_TIMER,
+    KEEPALIVE_TIMER,
+    NO_TIMER,
+    DriverFactory,
+    Services,
+    Sink,
+    body_stalled,
+)
+from asgiserver.server._drivers.ws import WSChannel
+from asgiserver.server._logging import log_access
+
+logger = logging.getLogger("asgiserver.error")
+
+HIGH_WATER = 64 * 1024  # request body buffered for the app before reading pauses
+PIPELINE_HIGH_WATER = 64 * 1024  # unparsed pipelined bytes held while a response is in progress
+CORK_SECONDS = 0.001  # the longest a pipelined response waits for the ones after it
+
+_Request = http1.Request
+_Data = http1.Data
+_EndOfMessage = http1.EndOfMessage
+_ConnectionClosed = http1.ConnectionClosed
+_ConnectionFailed = http1.ConnectionFailed
+_Response = http1.Response
+_CLOSE = (b"connection", b"close")
+
+ERROR_BODIES = {
+    400: b"Bad Request",
+    408: b"Request Timeout",
+    413: b"Content Too Large",
+    414: b"URI Too Long",
+    431: b"Request Header Fields Too Large",
+    500: b"Internal Server Error",
+    501: b"Not Implemented",
+    503: b"Service Unavailable",
+    505: b"HTTP Version Not Supported",
+}
+
+
+def h1_driver_factory(services: Services) -> DriverFactory:
+    config = services.config
+    limits = http1.Limits(
+        max_request_line_bytes=config.limit_request_line,
+        max_header_bytes=config.limit_request_headers_size,
+        max_header_count=config.limit_request_fields,
+        max_body_bytes=config.limit_request_body,
+    )
+    return lambda sink: H1Driver(services, sink, limits)
+
+
+class H1Driver:
+    __slots__ = (
+        "_denial_status",
+        "_write_out",
+        "conn",
+        "cycle",
+        "last_body_time",
+        "request_method",
+        "request_target",
+        "request_version",
+        "services",
+        "sink",
+        "trusted",
+        "websocket",
+    )
+
+    def __init__(self, services: Services, sink: Sink, limits: http1.Limits) -> None:
+        self.services = services
+        self.sink = sink
+        self._write_out = sink.write
+        self.conn = http1.ServerConnection(limits=limits)
+        self.cycle: HTTPCycle | None = None
+        self.websocket: WebSocketCycle | None = None
+        self.request_method = b""
+        self.request_target = b""
+        self.request_version = b"1.1"
+        self.last_body_time = 0.0
+        self._denial_status = 0
+        self.trusted = services.scopes.trusts_peer(sink.client)
+        sink.arm(HEAD_TIMER, services.config.timeout_request_head)
+
+    # ---- connection input --------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        self.conn.receive_data(data)
+        self._handle_events(self.conn.events_received())
+
+    def receive_eof(self) -> None:
+        self.conn.receive_eof()
+        self._handle_events(self.conn.events_received())
+        self._on_peer_closed()
+
+    def connection_lost(self) -> None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnect()
+        websocket = self.websocket
+        if websocket is not None:
+            self.websocket = None
+            websocket.closed(1006, "")
+
+    def _handle_events(self, events: list[http1.Event]) -> None:
+        for event in events:
+            kind = type(event)
+            if kind is _Data:
+                self._on_data(event.data)  # type: ignore[union-attr]
+            elif kind is _Request:
+                self._on_request(event)  # type: ignore[arg-type]
+            elif kind is _EndOfMessage:
+                self._on_end_of_body()
+            elif kind is _ConnectionFailed:
+                self._on_failed(event.error)  # type: ignore[union-attr]
+                return
+            elif kind is _ConnectionClosed:
+                self._on_peer_closed()
+                return
+        sink = self.sink
+        if self.cycle is None:
+            if sink.timer_kind == KEEPALIVE_TIMER and self.conn.pending_bytes:
+                # The next request has started arriving: its head must now complete in time.
+                sink.arm(HEAD_TIMER, self.services.config.timeout_request_head)
+        elif self.conn.pending_bytes > PIPELINE_HIGH_WATER and not sink.read_paused:
+            sink.pause_reading()
+
+    def _on_request(self, event: http1.Request) -> None:
+        services = self.services
+        sink = self.sink
+        sink.timer_kind = NO_TIMER  # the head is complete (the timer handle is reused lazily)
+        target = self.request_target = event.target
+        self.request_method = event.method
+        version = self.request_version = event.http_version
+        if services.overloaded():
+            self._reject(503)
+            return
+        if self.conn.upgrade == b"websocket" and services.config.ws != "none":
+            self._on_websocket(event)
+            return
+        scope = services.scopes.http(
+            event.method,
+            target,
+            "1.1" if version == b"1.1" else "1.0",
+            event.headers,
+            "https" if sink.secure else "http",
+            sink.client,
+            sink.server,
+            self.trusted,
+            {"http.response.trailers": {}, "http.response.early_hint": {}},
+        )
+        cycle = self.cycle = HTTPCycle(scope, self, services.defaults, False, sink.time())
+        services.start_cycle(cycle.run(services.app))
+
+    def _on_data(self, data: bytes) -> None:
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return  # a body nobody will read; the connection closes after this response
+        self.last_body_time = self.sink.time()
+        if cycle.feed_body(data) > HIGH_WATER and not self.sink.read_paused:
+            self.sink.pause_reading()
+
+    def _on_end_of_body(self) -> None:
+        cycle = self.cycle
+        if cycle is not None:
+            cycle.end_body()
+            if self.sink.timer_kind == BODY_TIMER:
+                self.sink.timer_kind = NO_TIMER
+
+    def _on_failed(self, error: http1.RemoteProtocolError) -> None:
+        logger.info(
+            "Rejected HTTP request from %s: %s (%d)", self._peer(), error, error.status_hint
+        )
+        cycle = self.cycle
+        if cycle is not None:
+            cycle.disconnect()
+            if cycle.response_started:
+                self.sink.close()
+                return
+        self._reject(error.status_hint)
+
+    def _on_peer_closed(self) -> None:
+        # End of input means the client is gone, as nginx treats it (no half-closed clients): an
+        # application waiting on a long poll must learn of it.
+        self.connection_lost()
+        self.sink.close()
+
+    # ---- WebSocket upgrade -------------------------------------------------------------------------
+
+    def _on_websocket(self, event: http1.Request) -> None:
+        handshake = ws.validate_request(event.method, event.http_version, event.headers)
+        if isinstance(handshake, ws.HandshakeRejection):
+            logger.info("Invalid WebSocket handshake from %s: %s", self._peer(), handshake.reason)
+            self.respond(handshake.status, handshake.headers, handshake.reason.encode(), False)
+            return
+        sink = self.sink
+        scope = self.services.scopes.websocket(
+            event.target,
+            "1.1" if event.http_version == b"1.1" else "1.0",
+            event.headers,
+            sink.secure,
+            sink.client,
+            sink.server,
+            list(handshake.subprotocols),
+            self.trusted,
+        )
+        channel = WSChannel(self.services, sink, handshake, self)
+        cycle = self.websocket = WebSocketCycle(scope, channel, self.services.config.ws_max_queue)
+        channel.cycle = cycle
+        self.services.start_cycle(cycle.run(self.services.app))
+
+    def open_websocket(self, status: int, headers: Headers) -> bytes | None:
+        """Send the 101 that accepts the upgrade; returns the bytes that followed the request, or
+        None when the client is already gone. The channel then takes the connection's input."""
+        if self.sink.closed:
+            return None
+        self.sink.timer_kind = NO_TIMER
+        headers = headers + self.services.defaults.fields()
+        self.conn.send(http1.InformationalResponse(status=status, headers=headers))
+        self._write()
+        self.websocket = None
+        return self.conn.trailing_data
+
+    def deny_websocket(self, status: int, headers: Headers, body: bytes, more: bool) -> None:
+        self.websocket = None
+        self.respond(status, headers, body, more)
+
+    # ---- responses the application never sees ------------------------------------------------------
+
+    def _reject(self, status: int) -> None:
+        """Answer a request the application never sees (bad framing, limits, overload, timeouts)."""
+        body = ERROR_BODIES.get(status, b"Error")
+        self.respond(status, [(b"content-type", b"text/plain; charset=utf-8")], body, False)
+
+    def respond(self, status: int, headers: Headers, body: bytes, more: bool) -> None:
+        """A response written from outside an HTTP cycle; the connection closes after it. With
+        `more`, later calls continue the body (the WebSocket denial extension)."""
+        if self.sink.closed:
+            return
+        conn = self.conn
+        try:
+            if not self._denial_status:
+                out = [
+                    h
+                    for h in headers
+                    if h[0].lower() not in (b"content-length", b"transfer-encoding")
+                ]
+                if not more:
+                    out.append((b"content-length", b"%d" % len(body)))
+                out.append(_CLOSE)
+                out += self.services.defaults.fields()
+                conn.send(_Response(status=status, headers=out))
+                self._denial_status = status
+            if body:
+                conn.send(_Data(body))
+            if not more:
+                conn.send(_EndOfMessage())
+        except http1.LocalProtocolError as exc:
+            logger.error("Invalid response: %s", exc)
+            self.sink.close()
+            return
+        self._write()
+        if not more:
+            self._log_request(self._denial_status, len(body), None)
+            self.sink.close_lingering()
+
+    # ---- HTTPStream (called by HTTPCycle) ----------------------------------------------------------
+
+    @property
+    def write_paused(self) -> bool:
+        return self.sink.write_paused
+
+    def send_head(self, status: int, headers: Headers, body: bytes, end: bool) -> None:
+        sink = self.sink
+        if sink.closed:
+            return
+        if self.services.shutting_down or sink.closing or self.cycle.failed:  # type: ignore[union-attr]
+            headers.append(_CLOSE)
+        conn = self.conn
+        try:
+            conn.send(_Response(status, headers))
+            if body:
+                conn.send(_Data(body))
+            if end:
+                conn.send(_EndOfMessage())
+        except http1.LocalProtocolError as exc:
+            logger.error("Invalid response from the ASGI application: %s", exc)
+            self._write()
+            sink.close()
+            raise
+        self._write()
+        if end:
+            self._response_done()
+
+    def send_body(self, body: bytes, end: bool) -> None:
+        if self.sink.closed:
+            return
+        conn = self.conn
+        try:
+            if body:
+                conn.send(_Data(body))
+            if end:
+                conn.send(_EndOfMessage())
+        except http1.LocalProtocolError as exc:
+            logger.error("Invalid response body from the ASGI application: %s", exc)
+            self.sink.close()
+            raise
+        self._write()
+        if end:
+            self._response_done()
+
+    def send_trailers(self, headers: Headers) -> None:
+        if self.sink.closed:
+            return
+        trailers = headers if self.conn.trailers_accepted else []
+        try:
+            self.conn.send(_EndOfMessage(headers=trailers))
+        except http1.LocalProtocolError as exc:
+            logger.error("Invalid response trailers from the ASGI application: %s", exc)
+            self.sink.close()
+            raise
+        self._write()
+        self._response_done()
+
+    def send_informational(self, status: int, headers: Headers) -> None:
+        if self.sink.closed or self.request_version != b"1.1":
+            return  # RFC 9110 §15.2: no 1xx to HTTP/1.0 clients
+        self.conn.send(http1.InformationalResponse(status=status, headers=headers))
+        self._write()
+
+    def want_body(self) -> None:
+        conn = self.conn
+        sink = self.sink
+        if conn.expect_continue:
+            # RFC 9110 §10.1.1: the 100 goes out only once the application asks for the body.
+            conn.send(http1.InformationalResponse(status=100))
+            self._write()
+        if sink.read_paused:
+            sink.resume_reading()
+        if sink.timer_kind == NO_TIMER:
+            self.last_body_time = sink.time()
+            sink.arm(BODY_TIMER, self.services.config.timeout_request_body)
+
+    def consumed(self, size: int) -> None:
+        sink = self.sink
+        if sink.read_paused:
+            sink.resume_reading()
+
+    def reset(self) -> None:
+        self.sink.close()
+
+    def drain(self) -> Awaitable[None]:
+        return self.sink.drain()
+
+    def cycle_finished(self, cycle: FinishedCycle) -> None:
+        self.services.cycle_done()
+        if cycle is self.cycle and not cycle.response_complete:
+            self.sink.close()
+
+    # ---- helpers -----------------------------------------------------------------------------------
+
+    def _write(self) -> None:
+        self._write_out(self.conn.data_to_send())
+
+    def _response_done(self) -> None:
+        cycle = self.cycle
+        services = self.services
+        sink = self.sink
+        if cycle is not None and services.access_log:
+            self._log_request(cycle.status, cycle.bytes_sent, cycle.start_time)
+        if sink.timer_kind == BODY_TIMER:
+            sink.timer_kind = NO_TIMER
+        conn = self.conn
+        if conn.close_expected() or sink.closing or services.shutting_down or cycle.failed:  # type: ignore[union-attr]
+            if cycle is not None and not cycle.body_complete:
+                sink.close_lingering()  # answered before the request body was read
+            else:
+                sink.close()
+            return
+        self.cycle = None
+        if sink.read_paused:
+            sink.resume_reading()
+        events = conn.events_received()
+        if conn.pending_bytes or events:
+            sink.arm(HEAD_TIMER, services.config.timeout_request_head)
+            if events:
+                sink.hold(CORK_SECONDS)  # pipelined requests are queued: batch their responses
+                # Handle them on the next loop turn, never recursively.
+                sink.call_soon(self._handle_events, events)
+        else:
+            sink.flush()
+            sink.arm(KEEPALIVE_TIMER, services.config.timeout_keep_alive)
+
+    def _peer(self) -> str:
+        client = self.sink.client
+        return f"{client[0]}:{client[1]}" if client else "-"
+
+    def _log_request(self, status: int, size: int, start: float | None) -> None:
+        if not self.services.access_log:
+            return
+        if self.request_method:
+            method = self.request_method.decode("ascii", "replace")
+            target = self.request_target.decode("ascii", "backslashreplace")
+            line = f"{method} {target} HTTP/{self.request_version.decode('ascii', 'replace')}"
+        else:
+            line = "-"  # rejected before a request line was parsed
+        duration = self.sink.time() - start if start is not None else 0.0
+        log_access(self.sink.client, line, status, size, duration)
+
+    # ---- deadlines and shutdown --------------------------------------------------------------------
+
+    def timer_fired(self, kind: int) -> None:
+        if kind == BODY_TIMER:
+            self._on_body_timer()
+        elif kind == HEAD_TIMER and self.conn.pending_bytes:
+            logger.info("Request head from %s not received in time", self._peer())
+            self.request_method = b""
+            self._request_timed_out()
+        else:
+            self.sink.close()  # keep-alive and linger deadlines end in a close
+
+    def _on_body_timer(self) -> None:
+        cycle = self.cycle
+        if cycle is None or cycle.body_complete:
+            return
+        if not body_stalled(
+            self.sink, self.last_body_time, self.services.config.timeout_request_body
+        ):
+            return
+        logger.info("Request body from %s stalled", self._peer())
+        self._request_timed_out()
+
+    def _request_timed_out(self) -> None:
+        # The package fails the request in band (408) and the answer goes out as for any bad request.
+        self.conn.timed_out()
+        self._handle_events(self.conn.events_received())
+        if not self.sink.closing:
+            self.sink.close()
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: close when idle, otherwise after the current response."""
+        if self.websocket is not None:
+            self.websocket.shutdown()
+        elif self.cycle is None:
+            self.sink.close()

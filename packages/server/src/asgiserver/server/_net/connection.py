@@ -1,0 +1,252 @@
+"""`Connection`: the one asyncio protocol for every protocol the server speaks.
+
+It owns the transport, one lazy deadline timer, read pausing, write batching and flow control
+(`WriteBatcher`), and lingering close; a driver (`_drivers/`) owns everything the protocol decides,
+and reaches the connection through the `Sink` methods below. `switch_to()` hands the input to another
+driver (a WebSocket after its 101).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from asgiserver.server._drivers.base import (
+    LINGER_TIMER,
+    NO_TIMER,
+    Driver,
+    DriverFactory,
+    Services,
+)
+from asgiserver.server._net.writes import WriteBatcher
+
+LINGER_SECONDS = 2.0  # how long unread request bytes are drained after an early response
+LINGER_MAX_BYTES = 16 * 1024 * 1024
+
+
+def addresses(
+    transport: asyncio.BaseTransport,
+) -> tuple[tuple[str, int] | None, tuple[str, int | None] | None]:
+    """(client, server) as ASGI scopes carry them; a unix socket has no client address."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family == socket.AF_UNIX:
+        name = sock.getsockname()
+        return None, ((name if isinstance(name, str) else name.decode()), None)
+    peer = transport.get_extra_info("peername")
+    local = transport.get_extra_info("sockname")
+    client = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else None
+    server = (str(local[0]), int(local[1])) if isinstance(local, tuple) else None
+    return client, server
+
+
+class Connection(asyncio.Protocol):
+    __slots__ = (
+        "_deadline",
+        "_driver_factory",
+        "_linger_bytes",
+        "_lingering",
+        "_out",
+        "_read_paused",
+        "_timer",
+        "client",
+        "closing",
+        "driver",
+        "loop",
+        "secure",
+        "server",
+        "services",
+        "time",
+        "timer_kind",
+        "transport",
+    )
+
+    def __init__(
+        self, services: Services, driver_factory: DriverFactory, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.services = services
+        self.loop = loop
+        self.time: Callable[[], float] = loop.time
+        self._driver_factory = driver_factory
+        self.driver: Driver | None = None
+        self.transport: asyncio.Transport | None = None
+        self.client: tuple[str, int] | None = None
+        self.server: tuple[str, int | None] | None = None
+        self.secure = False
+        self.closing = False
+        self.timer_kind = NO_TIMER
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0
+        self._read_paused = False
+        self._lingering = False
+        self._linger_bytes = 0
+        self._out = WriteBatcher(loop)
+
+    # ---- asyncio callbacks -------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        self._out.transport = self.transport
+        self.client, self.server = addresses(transport)
+        self.secure = transport.get_extra_info("sslcontext") is not None
+        self.services.connections.add(self)
+        self.driver = self._driver_factory(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            self._linger_bytes += len(data)
+            if self._linger_bytes > LINGER_MAX_BYTES:
+                self.close()
+            return
+        self.driver.receive_data(data)  # type: ignore[union-attr]
+
+    def eof_received(self) -> bool | None:
+        if self._lingering:
+            self.close()
+        else:
+            self.driver.receive_eof()  # type: ignore[union-attr]
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.services.connections.discard(self)
+        self._drop_timer()
+        self.closing = True
+        driver = self.driver
+        if driver is not None:
+            driver.connection_lost()
+        self._out.resume()
+
+    def pause_writing(self) -> None:
+        self._out.pause()
+
+    def resume_writing(self) -> None:
+        self._out.resume()
+
+    # ---- Sink: what drivers call -------------------------------------------------------------------
+
+    @property
+    def write_paused(self) -> bool:
+        return self._out.paused
+
+    @property
+    def read_paused(self) -> bool:
+        return self._read_paused
+
+    @property
+    def closed(self) -> bool:
+        transport = self.transport
+        return transport is None or transport.is_closing()
+
+    def write(self, chunks: list[bytes]) -> None:
+        self._out.write(chunks)
+
+    def hold(self, seconds: float | None) -> None:
+        self._out.hold(seconds)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def drain(self) -> Awaitable[None]:
+        return self._out.drain()
+
+    def pause_reading(self) -> None:
+        transport = self.transport
+        if transport is not None and not self._read_paused and not transport.is_closing():
+            self._read_paused = True
+            transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        transport = self.transport
+        if transport is not None and self._read_paused and not transport.is_closing():
+            self._read_paused = False
+            transport.resume_reading()
+
+    def close(self) -> None:
+        self._out.flush()
+        self.closing = True
+        self._drop_timer()
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+    def close_lingering(self) -> None:
+        """Close after a response sent before the request was read to its end.
+
+        RFC 9112 §9.6: closing a socket with unread input makes the kernel send a reset, which can
+        destroy the response before the client reads it. So we half-close, discard what still
+        arrives for a moment (bounded in time and bytes), and then close.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self._lingering or not transport.can_write_eof():
+            self.close()
+            return
+        self._out.flush()
+        self.closing = True
+        self._lingering = True
+        transport.write_eof()
+        if self._read_paused:
+            self.resume_reading()
+        self.arm(LINGER_TIMER, LINGER_SECONDS)
+
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        return self.loop.call_later(seconds, callback)
+
+    def call_soon(self, callback: Callable[..., None], *args: Any) -> None:
+        self.loop.call_soon(callback, *args)
+
+    def switch_to(self, driver: Driver) -> None:
+        self.timer_kind = NO_TIMER
+        self.driver = driver
+
+    def arm(self, kind: int, seconds: float) -> None:
+        """Set the connection's one deadline. The timer handle is reused lazily: re-arming on every
+        request would cost a cancel and a call_later each time, so a timer that fires early just
+        re-schedules itself for the remaining time."""
+        deadline = self.time() + seconds
+        self.timer_kind = kind
+        self._deadline = deadline
+        timer = self._timer
+        if timer is None:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+        elif timer.when() > deadline:
+            timer.cancel()
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _drop_timer(self) -> None:
+        timer = self._timer
+        if timer is not None:
+            timer.cancel()
+            self._timer = None
+        self.timer_kind = NO_TIMER
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        kind = self.timer_kind
+        if kind == NO_TIMER:
+            return
+        remaining = self._deadline - self.time()
+        if remaining > 0.001:
+            self._timer = self.loop.call_later(remaining, self._on_timer)
+            return
+        self.timer_kind = NO_TIMER
+        if kind == LINGER_TIMER:
+            self.close()
+        elif self.driver is not None:
+            self.driver.timer_fired(kind)
+
+    # ---- server control ----------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: the driver closes when idle, otherwise after what is in flight."""
+        self.closing = True
+        if self.driver is not None:
+            self.driver.shutdown()
+
+    def abort(self) -> None:
+        transport = self.transport
+        if transport is not None:
+            transport.abort()
