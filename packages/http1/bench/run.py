@@ -4,7 +4,11 @@ One cycle on a kept-alive connection: feed a typical browser GET (13 header fiel
 events, send a response with 3 header fields and a 13-byte body, drain the bytes to send.
 ``ours-cold`` defeats the per-connection field-name cache (the cost of a first request).
 
-    python bench/run.py [--cycles N] [--repeat R] [--json PATH]
+``--client`` times the other side: send that GET (13 fields), then parse the response (3 fields,
+13-byte body) into events, with our ClientConnection, h11's client role, and httptools'
+HttpResponseParser (the request joined by hand, as a client on httptools would).
+
+    python bench/run.py [--cycles N] [--repeat R] [--json PATH] [--client]
 
 h11 and httptools are optional (``pip install h11 httptools``, dependency group ``bench``).
 """
@@ -155,6 +159,95 @@ def httptools_cycle() -> Callable[[], None]:
     return cycle
 
 
+# The client cycle: the same GET, sent from parsed parts; the response the server cycle writes.
+_LINE, _, _FIELDS = REQUEST.partition(b"\r\n")
+METHOD, TARGET, _VERSION = _LINE.split(b" ")
+REQUEST_HEADERS = [
+    (name, value.strip())
+    for name, _, value in (f.partition(b":") for f in _FIELDS.split(b"\r\n") if f)
+]
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\n"
+    + b"".join(b"%s: %s\r\n" % field for field in RESPONSE_HEADERS)
+    + b"\r\n"
+    + BODY
+)
+
+
+def ours_client() -> Callable[[], None]:
+    conn = http1.ClientConnection()
+    Request, EndOfMessage = http1.Request, http1.EndOfMessage
+
+    def cycle() -> None:
+        conn.send(Request(METHOD, TARGET, REQUEST_HEADERS))
+        conn.send(EndOfMessage())
+        out = conn.data_to_send()
+        conn.receive_data(RESPONSE)
+        events = conn.events_received()
+        assert len(out) == 1 and type(events[0]) is http1.Response and len(events) == 3
+
+    return cycle
+
+
+def h11_client() -> Callable[[], None]:
+    import h11
+
+    conn = h11.Connection(h11.CLIENT)
+
+    def cycle() -> None:
+        out = [
+            conn.send(h11.Request(method=METHOD, target=TARGET, headers=REQUEST_HEADERS)),
+            conn.send(h11.EndOfMessage()),
+        ]
+        conn.receive_data(RESPONSE)
+        assert type(conn.next_event()) is h11.Response and out[0]
+        assert type(conn.next_event()) is h11.Data
+        assert type(conn.next_event()) is h11.EndOfMessage
+        conn.start_next_cycle()
+
+    return cycle
+
+
+def httptools_client() -> Callable[[], None]:
+    import httptools
+
+    class Protocol:
+        __slots__ = ("body", "complete", "headers")
+
+        def __init__(self) -> None:
+            self.headers: list[tuple[bytes, bytes]] = []
+            self.body: list[bytes] = []
+            self.complete = False
+
+        def on_message_begin(self) -> None:
+            self.headers = []
+            self.body = []
+            self.complete = False
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self.headers.append((name.lower(), value))
+
+        def on_body(self, body: bytes) -> None:
+            self.body.append(body)
+
+        def on_message_complete(self) -> None:
+            self.complete = True
+
+    proto = Protocol()
+    parser = httptools.HttpResponseParser(proto)
+
+    def cycle() -> None:
+        content = [METHOD, b" ", TARGET, b" HTTP/1.1\r\n"]
+        for name, value in REQUEST_HEADERS:
+            content.extend((name, b": ", value, b"\r\n"))
+        content.append(b"\r\n")
+        out = b"".join(content)
+        parser.feed_data(RESPONSE)
+        assert proto.complete and parser.get_status_code() == 200 and out
+
+    return cycle
+
+
 def measure(
     makers: dict[str, Callable[[], Callable[[], None]]], cycles: int, repeat: int
 ) -> dict[str, float]:
@@ -176,10 +269,17 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--client", action="store_true", help="time the client side instead")
     args = parser.parse_args()
 
-    makers: dict[str, Callable[[], Callable[[], None]]] = {"ours": ours, "ours-cold": ours_cold}
-    for name, make in (("h11", h11_cycle), ("httptools", httptools_cycle)):
+    makers: dict[str, Callable[[], Callable[[], None]]]
+    if args.client:
+        makers = {"ours": ours_client}
+        others = (("h11", h11_client), ("httptools", httptools_client))
+    else:
+        makers = {"ours": ours, "ours-cold": ours_cold}
+        others = (("h11", h11_cycle), ("httptools", httptools_cycle))
+    for name, make in others:
         try:
             make()
         except ImportError:
@@ -193,13 +293,12 @@ def main() -> int:
         print(f"{name:<14} {us:9.2f} {1e6 / us:10.0f}")
     print()
     ratios: dict[str, float] = {}
-    targets = {"h11/ours": ">= 5", "ours/httptools": "<= 1.5"}
-    if "h11" in results:
-        ratios["h11/ours"] = results["h11"] / results["ours"]
-        ratios["h11/ours-cold"] = results["h11"] / results["ours-cold"]
-    if "httptools" in results:
-        ratios["ours/httptools"] = results["ours"] / results["httptools"]
-        ratios["ours-cold/httptools"] = results["ours-cold"] / results["httptools"]
+    targets = {} if args.client else {"h11/ours": ">= 5", "ours/httptools": "<= 1.5"}
+    for ours_name in [n for n in ("ours", "ours-cold") if n in results]:
+        if "h11" in results:
+            ratios[f"h11/{ours_name}"] = results["h11"] / results[ours_name]
+        if "httptools" in results:
+            ratios[f"{ours_name}/httptools"] = results[ours_name] / results["httptools"]
     for name, value in ratios.items():
         target = f"   (target {targets[name]})" if name in targets else ""
         print(f"{name:<19} {value:6.2f}{target}")
@@ -208,6 +307,7 @@ def main() -> int:
         report = {
             "python": sys.version,
             "machine": platform.machine(),
+            "side": "client" if args.client else "server",
             "cycles": args.cycles,
             "repeat": args.repeat,
             "us_per_cycle": results,

@@ -12,6 +12,7 @@ from asgiserver import http1
 
 EXPECTED = [
     "ServerConnection",
+    "ClientConnection",
     "Limits",
     "State",
     "Event",
@@ -29,6 +30,7 @@ EXPECTED = [
     "IncompleteMessage",
     "RequestTimeout",
     "RequestLineTooLong",
+    "StatusLineTooLong",
     "HeadersTooLarge",
     "BodyTooLarge",
     "UnsupportedMethod",
@@ -77,6 +79,37 @@ def test_connection_methods_and_properties() -> None:
         "pending_bytes": "int",
         "limits": "Limits",
     }
+    for name, annotation in properties.items():
+        prop = getattr(conn, name)
+        assert isinstance(prop, property), name
+        assert prop.fset is None, name
+        assert prop.fget.__annotations__["return"] == annotation, name
+
+
+def test_client_connection_methods_and_properties() -> None:
+    conn = http1.ClientConnection
+    sig = {
+        "__init__": "(self, limits: 'Limits | None' = None) -> 'None'",
+        "receive_data": "(self, data: 'bytes') -> 'None'",
+        "receive_eof": "(self) -> 'None'",
+        "events_received": "(self) -> 'list[Event]'",
+        "send": "(self, event: 'Event') -> 'None'",
+        "data_to_send": "(self) -> 'list[bytes]'",
+        "close_expected": "(self) -> 'bool'",
+    }
+    for name, expected in sig.items():
+        assert str(inspect.signature(getattr(conn, name))) == expected, name
+    properties = {
+        "their_state": "State",
+        "our_state": "State",
+        "expect_continue": "bool",
+        "keep_alive": "bool",
+        "pipelined": "int",
+        "trailing_data": "bytes",
+        "limits": "Limits",
+    }
+    public = {n for n in dir(conn) if not n.startswith("_")}
+    assert public == set(sig) - {"__init__"} | set(properties)
     for name, annotation in properties.items():
         prop = getattr(conn, name)
         assert isinstance(prop, property), name
@@ -136,10 +169,12 @@ def test_limits_defaults() -> None:
         max_header_count=100,
         max_body_bytes=None,
         max_chunk_extension_bytes=16 * 1024,
+        max_status_line_bytes=8 * 1024,
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         limits.max_header_count = 1  # type: ignore[misc]
     assert http1.ServerConnection().limits == limits
+    assert http1.ClientConnection().limits == limits
 
 
 @pytest.mark.parametrize(
@@ -148,6 +183,7 @@ def test_limits_defaults() -> None:
         {"max_header_count": -1},
         {"max_body_bytes": -1},
         {"max_request_line_bytes": 4},
+        {"max_status_line_bytes": 15},
         {"max_header_bytes": 1.5},
         {"max_body_bytes": "10"},
     ],
@@ -165,6 +201,7 @@ def test_error_hierarchy_and_hints() -> None:
         http1.IncompleteMessage: 400,
         http1.RequestTimeout: 408,
         http1.RequestLineTooLong: 414,
+        http1.StatusLineTooLong: 400,
         http1.HeadersTooLarge: 431,
         http1.BodyTooLarge: 413,
         http1.UnsupportedMethod: 501,
@@ -175,6 +212,9 @@ def test_error_hierarchy_and_hints() -> None:
         assert issubclass(cls, http1.RemoteProtocolError)
         assert cls("x").status_hint == hint
     assert http1.RemoteProtocolError("x", status_hint=418).status_hint == 418
+    # Hints are class attributes; an explicit hint still wins, on any subclass.
+    assert http1.BodyTooLarge("x", 400).status_hint == 400
+    assert http1.BodyTooLarge.status_hint == 413
 
 
 def test_state_members() -> None:

@@ -14,3 +14,11 @@ def test_readme_example_runs() -> None:
     namespace: dict[str, object] = {}
     exec(compile(example, str(README), "exec"), namespace)
     assert "conn" in namespace
+
+
+def test_readme_client_example_runs() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
+    example = next(b for b in blocks if "def fetch" in b)
+    namespace: dict[str, object] = {}
+    exec(compile(example, str(README), "exec"), namespace)
+    assert "client" in namespace

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from asgiserver.http1 import LocalProtocolError, State
+from asgiserver.http1 import LocalProtocolError, RemoteProtocolError, State
 from asgiserver.http1._state import (
     CLIENT_TRANSITIONS,
     SERVER_GUARDS,
@@ -44,14 +44,64 @@ def test_every_server_input_in_every_state(server: State, client: State, inp: In
 
 @pytest.mark.parametrize(("state", "inp"), list(itertools.product(State, Input)))
 def test_client_table_is_closed(state: State, inp: Input) -> None:
-    """The parser only feeds listed client transitions; any other pair is a KeyError (a bug)."""
+    """The parser only feeds listed client transitions; any other pair fails closed with our own
+    error: the client goes to ERROR and the connection will not be reused."""
     cs = ConnectionState()
     cs.client = state
     if (state, inp) in CLIENT_TRANSITIONS:
         cs.client_event(inp)
     else:
-        with pytest.raises(KeyError):
+        with pytest.raises(RemoteProtocolError):
             cs.client_event(inp)
+        assert cs.client is State.ERROR and not cs.keep_alive
+
+
+@pytest.mark.parametrize(("state", "inp"), list(itertools.product(State, Input)))
+def test_client_inputs_sent_by_us(state: State, inp: Input) -> None:
+    """ClientConnection: our own illegal input raises LocalProtocolError and changes nothing."""
+    cs = ConnectionState()
+    cs.client = state
+    if (state, inp) in CLIENT_TRANSITIONS:
+        cs.client_event(inp, local=True)
+        assert cs.client is not state or state is State.MUST_CLOSE or inp is Input.END_OF_MESSAGE
+    else:
+        with pytest.raises(LocalProtocolError):
+            cs.client_event(inp, local=True)
+        assert cs.client is state and cs.keep_alive
+
+
+@pytest.mark.parametrize(
+    ("server", "client", "inp"),
+    list(itertools.product(State, State, [*SERVER_INPUTS, Input.CONNECTION_CLOSED])),
+)
+def test_server_inputs_received_by_a_client(server: State, client: State, inp: Input) -> None:
+    """ClientConnection: a server input the tables do not allow fails the server role closed."""
+    cs = ConnectionState()
+    cs.server, cs.client = server, client
+    key = (server, inp)
+    if key in SERVER_TRANSITIONS and client in SERVER_GUARDS.get(key, frozenset(State)):
+        cs.server_event(inp, local=False)
+        assert cs.server is not State.ERROR
+    else:
+        with pytest.raises(RemoteProtocolError):
+            cs.server_event(inp, local=False)
+        assert cs.server is State.ERROR and not cs.keep_alive
+
+
+def test_server_close_while_client_idle() -> None:
+    """RFC 9112 §9.6: once the server has closed, the client cannot send another request."""
+    cs = ConnectionState()
+    cs.server_event(Input.CONNECTION_CLOSED, local=False)
+    assert (cs.client, cs.server) == (State.MUST_CLOSE, State.CLOSED)
+
+
+def test_may_pipeline() -> None:
+    cs = ConnectionState()
+    assert not cs.may_pipeline()
+    cs.request(keep_alive=True, upgrade=False, complete=True, local=True)
+    assert cs.may_pipeline()
+    cs.disable_keep_alive()
+    assert not cs.may_pipeline()
 
 
 def test_full_cycle_returns_to_idle() -> None:
@@ -124,5 +174,9 @@ def test_only_state_module_assigns_states() -> None:
 def test_request_only_from_idle() -> None:
     cs = ConnectionState()
     cs.request(keep_alive=True, upgrade=False, complete=True)
-    with pytest.raises(KeyError):
+    with pytest.raises(LocalProtocolError):
+        cs.request(keep_alive=True, upgrade=False, complete=True, local=True)
+    assert cs.client is State.DONE
+    with pytest.raises(RemoteProtocolError):
         cs.request(keep_alive=True, upgrade=False, complete=True)
+    assert cs.client is State.ERROR and not cs.keep_alive

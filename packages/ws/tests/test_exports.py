@@ -16,7 +16,11 @@ EXPORTS = [
     "ExtensionOffer",
     "DeflateOptions",
     "PerMessageDeflate",
+    "open_handshake",
+    "validate_response",
+    "ClientHandshake",
     "ServerConnection",
+    "ClientConnection",
     "Limits",
     "State",
     "Event",
@@ -87,6 +91,27 @@ def test_signatures() -> None:
         "close_expected": "(self) -> 'bool'",
     }
     assert isinstance(ws.ServerConnection.state, property)
+    assert str(inspect.signature(ws.ClientConnection)) == (
+        "(*, limits: 'Limits' = Limits(max_message_bytes=16777216, max_frame_bytes=16777216),"
+        " extensions: 'Sequence[PerMessageDeflate]' = (), trailing_data: 'bytes' = b'',"
+        " random: 'Callable[[int], bytes]' = <built-in function urandom>) -> 'None'"
+    )
+    for m in methods:
+        assert inspect.signature(getattr(ws.ClientConnection, m)) == inspect.signature(
+            getattr(ws.ServerConnection, m)
+        )
+    assert str(inspect.signature(ws.open_handshake)).startswith(
+        "(*, subprotocols: 'Sequence[str]' = (), extra_headers: 'Sequence[tuple[bytes, bytes]]'"
+        " = (), deflate: 'DeflateOptions | None' = DeflateOptions("
+    )
+    assert str(inspect.signature(ws.open_handshake)).endswith(
+        " extended_connect: 'bool' = False, random: 'Callable[[int], bytes]' ="
+        " <built-in function urandom>) -> 'ClientHandshake'"
+    )
+    assert str(inspect.signature(ws.validate_response)) == (
+        "(handshake: 'ClientHandshake', status: 'int', headers: 'Sequence[tuple[bytes, bytes]]')"
+        " -> 'HandshakeResponse | HandshakeRejection'"
+    )
 
 
 def test_events_are_frozen_slotted_final() -> None:

@@ -1,4 +1,7 @@
-"""Sans-IO HTTP/1.1 server connection (RFC 9110, RFC 9112).
+"""Sans-IO HTTP/1.1 connections, server and client (RFC 9110, RFC 9112).
+
+``ServerConnection`` reads requests and writes responses; ``ClientConnection`` writes requests
+and reads responses, with the same events, the same strictness and the same limits.
 
 Strict by default.  What we reject, and with which status (``error.status_hint``):
 
@@ -27,6 +30,7 @@ HTTP/1.0 client (RFC 9110 §15.2); trailers are dropped unless the request said 
 See README.md for the whole contract.
 """
 
+from ._client import ClientConnection
 from ._connection import ServerConnection
 from ._errors import (
     BodyTooLarge,
@@ -37,6 +41,7 @@ from ._errors import (
     RemoteProtocolError,
     RequestLineTooLong,
     RequestTimeout,
+    StatusLineTooLong,
     UnsupportedMethod,
     UnsupportedTransferCoding,
     UnsupportedVersion,
@@ -58,6 +63,7 @@ from ._state import State
 __all__ = [
     # connection
     "ServerConnection",
+    "ClientConnection",
     "Limits",
     "State",
     # events
@@ -77,6 +83,7 @@ __all__ = [
     "IncompleteMessage",
     "RequestTimeout",
     "RequestLineTooLong",
+    "StatusLineTooLong",
     "HeadersTooLarge",
     "BodyTooLarge",
     "UnsupportedMethod",

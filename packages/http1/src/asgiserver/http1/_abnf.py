@@ -15,6 +15,8 @@ __all__ = [
     "ABSOLUTE_FORM",
     "DIGITS",
     "REASON",
+    "STATUS_LINE",
+    "FIELD_VALUE_CHARS",
 ]
 
 # RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_"
@@ -65,3 +67,11 @@ DIGITS = re.compile(rb"[0-9]{1,19}")
 
 # RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
 REASON = re.compile(rb"[\t \x21-\x7e\x80-\xff]*")
+
+# RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ].  The SP before an
+# empty reason is optional here: many servers omit it and the line stays unambiguous (h11 agrees).
+STATUS_LINE = re.compile(rb"HTTP/([0-9]\.[0-9]) ([0-9]{3})(?: ([\t \x20-\x7e\x80-\xff]*))?")
+
+# RFC 9110 §5.5: field-vchar / SP / HTAB (VCHAR and obs-text); no other CTL, no DEL.  For
+# bytes.translate(None, ...): what is left over is invalid.
+FIELD_VALUE_CHARS = b"\t" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))

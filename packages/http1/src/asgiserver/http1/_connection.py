@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ._abnf import HOST
+from ._body import AFTER_BODY, EOM, FIXED, HEAD, BodyReader
 from ._errors import (
-    BodyTooLarge,
     IncompleteMessage,
     LocalProtocolError,
     RemoteProtocolError,
@@ -25,12 +25,11 @@ from ._limits import Limits
 from ._parser import (
     NamesCache,
     check_transfer_encoding,
+    combined,
     comma_tokens,
-    parse_chunk_line,
     parse_content_length,
     parse_fields,
     parse_request_line,
-    scan_chunk_line,
     scan_request_line,
     scan_section,
 )
@@ -39,16 +38,11 @@ from ._writer import STATUS_LINES, encode_fields, status_line
 
 __all__ = ["ServerConnection"]
 
-# What the reader expects next.  Per-chunk bookkeeping, not protocol state: the message-level
-# transitions live in _state; these only say which bytes come next.
-_HEAD = 0  # a request head (client IDLE)
-_FIXED = 1  # Content-Length body; _remaining bytes left
-_CHUNK_LINE = 2  # chunk-size line
-_CHUNK_DATA = 3  # chunk data; _remaining bytes left in this chunk
-_CHUNK_END = 4  # the CRLF after chunk data
-_TRAILERS = 5  # trailer section after the last chunk
-_PAUSED = 6  # request complete: buffer input until our response is complete
-_STOPPED = 7  # failed, switched or closed: discard input
+# What the reader expects next (body modes in _body).  Per-chunk bookkeeping, not protocol
+# state: the message-level transitions live in _state; these only say which bytes come next.
+_HEAD = HEAD  # a request head (client IDLE)
+_PAUSED = AFTER_BODY  # request complete: buffer input until our response is complete
+_STOPPED = AFTER_BODY + 1  # failed, switched or closed: discard input
 
 # How the response body is framed.
 _NO_BODY = 0  # HEAD, 204, 304: Data is discarded
@@ -56,7 +50,7 @@ _SIZED = 1  # Content-Length
 _CHUNKED = 2
 _UNTIL_CLOSE = 3  # close-delimited (HTTP/1.0, or nothing else is possible)
 
-_EOM = EndOfMessage()
+_EOM = EOM
 _LAST_CHUNK = b"0\r\n\r\n"
 _CLOSE_FIELD = b"connection: close\r\n"
 _KEEP_ALIVE_FIELD = b"connection: keep-alive\r\n"
@@ -121,7 +115,7 @@ def _where(names: list[bytes], name: bytes) -> int:
 _NO_FIELDS = _Shape((), [])
 
 
-class ServerConnection:
+class ServerConnection(BodyReader):
     """One HTTP/1.1 server connection, no I/O.
 
     Feed bytes with :meth:`receive_data` / :meth:`receive_eof`, drain :meth:`events_received`,
@@ -135,24 +129,16 @@ class ServerConnection:
     """
 
     __slots__ = (
-        "_body_total",
         "_buf",
         "_cs",
         "_eof",
-        "_events",
         "_expect",
-        "_ext_total",
         "_held",
         "_held_pos",
         "_host",
         "_http10",
         "_is_head",
-        "_limits",
         "_line",
-        "_mode",
-        "_out",
-        "_remaining",
-        "_scan",
         "_send_mode",
         "_send_remaining",
         "_shape",
@@ -190,10 +176,6 @@ class ServerConnection:
         self._trailing = b""
 
     # ------------------------------------------------------------------ properties
-
-    @property
-    def limits(self) -> Limits:
-        return self._limits
 
     @property
     def their_state(self) -> State:
@@ -238,16 +220,6 @@ class ServerConnection:
         return len(self._buf) + len(self._held) - self._held_pos
 
     # ------------------------------------------------------------------ the contract
-
-    def events_received(self) -> list[Event]:
-        events = self._events
-        self._events = []
-        return events
-
-    def data_to_send(self) -> list[bytes]:
-        out = self._out
-        self._out = []
-        return out
 
     def close_expected(self) -> bool:
         """True when the transport should be closed once ``data_to_send()`` is written:
@@ -373,33 +345,19 @@ class ServerConnection:
         self._buf = bytearray()
         self._held = b""
         self._held_pos = 0
-        self._held_pos = 0
         self._events.append(ConnectionClosed())
         self._cs.client_event(_CONNECTION_CLOSED)
 
     def _unit_complete(self, buf: bytearray) -> bool:
         """Cheap check on the accumulated bytearray: can ``_parse`` make progress now?"""
-        mode = self._mode
-        limits = self._limits
-        if mode == _HEAD:
+        if self._mode == _HEAD:
             while buf.startswith(b"\r\n"):
                 del buf[:2]  # RFC 9112 §2.2: empty lines before the request line are ignored
                 self._scan = 0
             if not buf or buf == b"\r":
                 return False
             return self._scan_head(buf, 0) >= 0
-        if mode == _CHUNK_LINE:
-            budget = limits.max_chunk_extension_bytes - self._ext_total
-            le = scan_chunk_line(buf, 0, self._scan, budget)
-            if le < 0:
-                self._scan = max(0, len(buf) - 1)
-            return le >= 0
-        if mode == _TRAILERS:
-            e = scan_section(buf, 0, self._scan, limits.max_header_bytes)
-            if e < 0:
-                self._scan = max(0, len(buf) - 3)
-            return e >= 0
-        return True  # _CHUNK_END needs 2 bytes, _parse checks them; body modes never wait
+        return self._body_unit_complete(buf)
 
     def _scan_head(self, buf: bytes | bytearray, pos: int) -> int:
         """Index just past the head starting at ``pos``, or -1; validates the request line as
@@ -424,7 +382,6 @@ class ServerConnection:
         """Turn as much of ``data[pos:]`` (the start of the current unit) into events as
         allowed."""
         end = len(data)
-        events = self._events
         limits = self._limits
         try:
             while pos < end:
@@ -456,66 +413,10 @@ class ServerConnection:
                     assert line is not None  # internal invariant: set by _scan_head
                     self._line = None
                     pos = self._on_head(data, pos + line[3], e, line[0], line[1], line[2])
-                elif mode in (_FIXED, _CHUNK_DATA):
-                    remaining = self._remaining
-                    if end - pos < remaining:
-                        events.append(Data(data[pos:] if pos else data))
-                        self._remaining = remaining - (end - pos)
-                        pos = end
-                        break
-                    events.append(Data(data[pos : pos + remaining]))
-                    pos += remaining
-                    self._remaining = 0
-                    if mode == _FIXED:
-                        self._end_request(_EOM)
-                    else:
-                        self._mode = _CHUNK_END
-                elif mode == _CHUNK_END:
-                    # RFC 9112 §7.1: chunk-data is followed by exactly CRLF (CVE-2025-43859).
-                    if data[pos] != 0x0D or (end - pos > 1 and data[pos + 1] != 0x0A):
-                        raise RemoteProtocolError("chunk data not followed by CRLF")
-                    if end - pos == 1:
-                        break
-                    pos += 2
-                    self._mode = _CHUNK_LINE
-                    self._scan = 0
-                elif mode == _CHUNK_LINE:
-                    budget = limits.max_chunk_extension_bytes - self._ext_total
-                    le = scan_chunk_line(data, pos, self._scan, budget)
-                    if le < 0:
-                        self._scan = max(0, end - pos - 1)
-                        break
-                    size, ext = parse_chunk_line(data, pos, le)
-                    if ext > budget:
-                        raise RemoteProtocolError(
-                            f"chunk extensions exceed {limits.max_chunk_extension_bytes} bytes"
-                        )
-                    self._ext_total += ext
-                    total = self._body_total + size
-                    if limits.max_body_bytes is not None and total > limits.max_body_bytes:
-                        raise BodyTooLarge(
-                            f"chunked body exceeds the limit of {limits.max_body_bytes} bytes"
-                        )
-                    self._body_total = total
-                    pos = le + 2
-                    self._scan = 0
-                    if size:
-                        self._remaining = size
-                        self._mode = _CHUNK_DATA
-                    else:
-                        self._mode = _TRAILERS
-                elif mode == _TRAILERS:
-                    e = scan_section(data, pos, self._scan, limits.max_header_bytes)
-                    if e < 0:
-                        self._scan = max(0, end - pos - 3)
-                        break
-                    if e == pos + 2:
-                        eom = _EOM
-                    else:
-                        trailers = parse_fields(data[pos : e - 4], limits.max_header_count)[0]
-                        eom = EndOfMessage(trailers)
-                    pos = e
-                    self._end_request(eom)
+                elif mode < _PAUSED:
+                    pos = self._read_body(data, pos)
+                    if self._mode < _PAUSED:
+                        break  # the body needs more input
                 else:
                     break  # paused or stopped
         except RemoteProtocolError as exc:
@@ -573,7 +474,7 @@ class ServerConnection:
             if connection_at >= 0:
                 connection = headers[connection_at][1]
             else:
-                connection = _combined(headers, names, b"connection")
+                connection = combined(headers, names, b"connection")
             if connection == b"keep-alive":
                 keep_alive = True
             elif connection == b"close":
@@ -627,36 +528,34 @@ class ServerConnection:
             if http10:
                 # §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
                 raise RemoteProtocolError("Transfer-Encoding in an HTTP/1.0 request")
-            check_transfer_encoding(_combined(headers, names, b"transfer-encoding"))
+            check_transfer_encoding(combined(headers, names, b"transfer-encoding"))
             chunked = True
         elif b"content-length" in present:
             length = parse_content_length(
-                _combined(headers, names, b"content-length"), self._limits.max_body_bytes
+                combined(headers, names, b"content-length"), self._limits.max_body_bytes
             )
         # RFC 9110 §7.8: Upgrade needs "Connection: upgrade"; ignored in HTTP/1.0.
         upgrade = None
         if can_upgrade and b"upgrade" in present:
-            upgrade = _combined(headers, names, b"upgrade").lower() or None
+            upgrade = combined(headers, names, b"upgrade").lower() or None
         self._upgrade = upgrade
         # RFC 9110 §10.1.1: 100-continue is ignored in HTTP/1.0; other expectations are ignored.
         self._expect = (
             b"expect" in present
             and not http10
-            and b"100-continue" in comma_tokens(_combined(headers, names, b"expect"))
+            and b"100-continue" in comma_tokens(combined(headers, names, b"expect"))
         )
         # RFC 9110 §10.1.4: "TE: trailers" says the client accepts a trailer section.
         self._te_trailers = b"te" in present and any(
             t.partition(b";")[0].rstrip(b" \t") == b"trailers"
-            for t in comma_tokens(_combined(headers, names, b"te"))
+            for t in comma_tokens(combined(headers, names, b"te"))
         )
         self._events.append(request)
         if chunked:
-            self._mode = _CHUNK_LINE
-            self._body_total = 0
-            self._ext_total = 0
+            self._start_chunked()
             self._cs.request(keep_alive, upgrade is not None, False)
         elif length:
-            self._mode = _FIXED
+            self._mode = FIXED
             self._remaining = length
             self._cs.request(keep_alive, upgrade is not None, False)
         else:
@@ -665,7 +564,7 @@ class ServerConnection:
             self._cs.request(keep_alive, upgrade is not None, True)
         return e
 
-    def _end_request(self, eom: EndOfMessage) -> None:
+    def _end_body(self, eom: EndOfMessage) -> None:
         self._events.append(eom)
         self._mode = _PAUSED
         self._cs.client_event(_END_OF_MESSAGE)
@@ -816,13 +715,6 @@ class ServerConnection:
             self._expect = False
         cs.server_event(_INFORMATIONAL)
         self._out.append(line + block + b"\r\n")
-
-
-def _combined(headers: list[tuple[bytes, bytes]], names: list[bytes], name: bytes) -> bytes:
-    value = headers[names.index(name)][1]
-    if names.count(name) > 1:
-        value = b",".join([v for n, v in headers if n == name])
-    return value
 
 
 def _strip_framing(headers: Headers) -> bytes:

@@ -22,6 +22,8 @@ class Limits:
     ``max_chunk_extension_bytes``: total bytes of chunk extensions (everything between a chunk size
     and its CRLF) in one request; 400 past it.  Extensions are parsed and ignored, so this only
     bounds the work a peer can make us do without sending body bytes (CVE-2024-22019).
+    ``max_status_line_bytes``: a response's status line without its CRLF (``ClientConnection``
+    only); ``StatusLineTooLong`` past it.  The other limits bound responses as they bound requests.
     """
 
     max_request_line_bytes: int = 8 * 1024
@@ -29,6 +31,7 @@ class Limits:
     max_header_count: int = 100
     max_body_bytes: int | None = None
     max_chunk_extension_bytes: int = 16 * 1024
+    max_status_line_bytes: int = 8 * 1024
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -39,3 +42,5 @@ class Limits:
                 raise ValueError(f"Limits.{f.name} must be a non-negative int, not {value!r}")
         if self.max_request_line_bytes < 16:
             raise ValueError("Limits.max_request_line_bytes must be at least 16")
+        if self.max_status_line_bytes < 16:
+            raise ValueError("Limits.max_status_line_bytes must be at least 16")

@@ -17,7 +17,10 @@ from ._abnf import (
     CHUNK_LINE,
     DIGITS,
     FIELD_LINE,
+    FIELD_VALUE_CHARS,
+    HOST,
     REQUEST_LINE,
+    STATUS_LINE,
     TCHARS,
     TOKEN,
 )
@@ -26,6 +29,7 @@ from ._errors import (
     HeadersTooLarge,
     RemoteProtocolError,
     RequestLineTooLong,
+    StatusLineTooLong,
     UnsupportedMethod,
     UnsupportedTransferCoding,
     UnsupportedVersion,
@@ -33,21 +37,24 @@ from ._errors import (
 
 __all__ = [
     "scan_request_line",
+    "scan_status_line",
     "scan_section",
     "scan_chunk_line",
     "parse_request_line",
+    "parse_status_line",
+    "target_error",
     "parse_fields",
     "parse_chunk_line",
     "parse_content_length",
     "check_transfer_encoding",
     "comma_tokens",
+    "combined",
 ]
 
 Buffer = bytes | bytearray
 
 _HEXDIGITS = frozenset(b"0123456789abcdefABCDEF")
-# RFC 9110 §5.5: field-vchar / SP / HTAB (VCHAR and obs-text); no other CTL, no DEL.
-_FIELD_CHARS = b"\t" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
+_FIELD_CHARS = FIELD_VALUE_CHARS
 _COLON = repeat(b":")
 _partition = bytes.partition
 _lower = bytes.lower
@@ -69,12 +76,10 @@ def scan_request_line(buf: Buffer, pos: int, scan: int, limit: int) -> int:
     incomplete, reject early what can never become valid: a bare CR/LF (§2.2) or a method that is
     not a token followed by SP (RFC 9110 §9.1), e.g. a TLS ClientHello.
     """
-    window = pos + limit + 2
-    le = buf.find(b"\r\n", pos + scan, window)
+    le, window = _find_line(buf, pos, scan, limit)
     if le >= 0:
         return le
     end = min(len(buf), window)
-    _bare_eol(buf, pos + scan, end)
     # Bytes before pos + scan were checked by the previous call: only look at new ones, and
     # only while no SP has ended the method yet (keeps a trickled line linear).
     if buf.find(b" ", pos, pos + scan) < 0:
@@ -84,6 +89,24 @@ def scan_request_line(buf: Buffer, pos: int, scan: int, limit: int) -> int:
             raise RemoteProtocolError("request line does not start with a method token and SP")
     if len(buf) >= window:
         raise RequestLineTooLong(f"request line longer than {limit} bytes")
+    return -1
+
+
+def scan_status_line(buf: Buffer, pos: int, scan: int, limit: int) -> int:
+    """Index of the CRLF ending the status line that starts at ``pos``, or -1.
+
+    The line (without CRLF) may be at most ``limit`` bytes.  While it is incomplete, reject early
+    what can never become valid: a bare CR/LF (RFC 9112 §2.2) or a start other than ``HTTP/``
+    (RFC 9112 §4), so a response without a status line fails at once.
+    """
+    le, window = _find_line(buf, pos, scan, limit)
+    if le >= 0:
+        return le
+    end = min(len(buf), window)
+    if not b"HTTP/".startswith(bytes(buf[pos : min(end, pos + 5)])):
+        raise RemoteProtocolError("response does not start with a status line (RFC 9112 §4)")
+    if len(buf) >= window:
+        raise StatusLineTooLong(f"status line longer than {limit} bytes")
     return -1
 
 
@@ -123,33 +146,81 @@ def scan_chunk_line(buf: Buffer, pos: int, scan: int, ext_budget: int) -> int:
     return -1
 
 
+def _malformed(buf: Buffer, pos: int, le: int, what: str) -> RemoteProtocolError:
+    line = bytes(buf[pos:le])
+    if b"\n" in line or b"\r" in line:
+        return RemoteProtocolError(f"bare CR or LF in the {what}")  # RFC 9112 §2.2
+    return RemoteProtocolError(f"malformed {what}")
+
+
+def _other_version(version: bytes) -> bytes:
+    if version[0] != 0x31:
+        # RFC 9110 §15.6.6 / RFC 9112 §2.3: only HTTP/1.x here; HTTP/2 has its own preface.
+        raise UnsupportedVersion(f"HTTP/{version.decode()} is not supported")
+    return b"1.1"  # RFC 9112 §2.3: a higher 1.x minor is read as the highest we have
+
+
+def _find_line(buf: Buffer, pos: int, scan: int, limit: int) -> tuple[int, int]:
+    """(index of the CRLF ending the line at ``pos``, -1 if none yet; end of the window seen),
+    rejecting a bare CR or LF among the new bytes (RFC 9112 §2.2)."""
+    window = pos + limit + 2
+    le = buf.find(b"\r\n", pos + scan, window)
+    if le >= 0:
+        return le, window
+    _bare_eol(buf, pos + scan, min(len(buf), window))
+    return -1, window
+
+
 def parse_request_line(buf: bytes, pos: int, le: int) -> tuple[bytes, bytes, bytes]:
     """(method, target, http_version) of the request line in ``buf[pos:le]``."""
     m = REQUEST_LINE.fullmatch(buf, pos, le)
     if m is None:
-        line = bytes(buf[pos:le])
-        if b"\n" in line or b"\r" in line:
-            raise RemoteProtocolError("bare CR or LF in the request line")  # RFC 9112 §2.2
-        raise RemoteProtocolError("malformed request line")
+        raise _malformed(buf, pos, le, "request line")
     method, target, version = m.groups()
     if version != b"1.1" and version != b"1.0":
-        if version[0] != 0x31:
-            # RFC 9110 §15.6.6 / RFC 9112 §2.3: only HTTP/1.x here; HTTP/2 has its own preface.
-            raise UnsupportedVersion(f"HTTP/{version.decode()} is not supported")
-        version = b"1.1"  # RFC 9112 §2.3: a higher 1.x minor is served as the highest we have
+        version = _other_version(version)
     if method == b"CONNECT":
         # RFC 9110 §9.3.6: CONNECT asks for a tunnel; this server is no proxy.
         raise UnsupportedMethod("CONNECT is not supported")
-    first = target[0]
-    if first == 0x2F:  # origin-form (RFC 9112 §3.2.1)
-        pass
-    elif target == b"*":
-        if method != b"OPTIONS":  # asterisk-form only for OPTIONS (RFC 9112 §3.2.4)
-            raise RemoteProtocolError("asterisk-form request-target is only allowed for OPTIONS")
-    elif ABSOLUTE_FORM.match(target) is None:
-        # authority-form is only for CONNECT (RFC 9112 §3.2.3); anything else is not a target.
-        raise RemoteProtocolError("request-target is not in origin-form or absolute-form")
+    if target[0] != 0x2F:  # anything but origin-form (RFC 9112 §3.2.1)
+        error = target_error(method, target)
+        if error is not None:
+            raise RemoteProtocolError(error)
     return method, target, version
+
+
+def target_error(method: bytes, target: bytes) -> str | None:
+    """Why a request-target (VCHARs already) does not suit its method, or None (RFC 9112 §3.2)."""
+    if target[:1] == b"/":
+        return "CONNECT needs an authority-form target" if method == b"CONNECT" else None
+    if method == b"CONNECT":
+        # RFC 9112 §3.2.3: authority-form = uri-host ":" port, only for CONNECT.
+        host, colon, port = target.rpartition(b":")
+        if colon and host and port.isdigit() and HOST.fullmatch(target) is not None:
+            return None
+        return "CONNECT needs an authority-form target (host:port)"
+    if target == b"*":
+        if method != b"OPTIONS":  # asterisk-form only for OPTIONS (RFC 9112 §3.2.4)
+            return "asterisk-form request-target is only allowed for OPTIONS"
+        return None
+    if ABSOLUTE_FORM.match(target) is None:
+        # authority-form is only for CONNECT (RFC 9112 §3.2.3); anything else is not a target.
+        return "request-target is not in origin-form or absolute-form"
+    return None
+
+
+def parse_status_line(buf: bytes, pos: int, le: int) -> tuple[bytes, int, bytes]:
+    """(http_version, status, reason) of the status line in ``buf[pos:le]`` (RFC 9112 §4)."""
+    m = STATUS_LINE.fullmatch(buf, pos, le)
+    if m is None:
+        raise _malformed(buf, pos, le, "status line")
+    version, code, reason = m.groups()
+    if version != b"1.1" and version != b"1.0":
+        version = _other_version(version)
+    status = int(code)
+    if status < 100 or status > 599:
+        raise RemoteProtocolError(f"status code {status} outside 100-599 (RFC 9110 §15)")
+    return version, status, reason or b""
 
 
 def _diagnose(lines: list[bytes]) -> str:
@@ -230,6 +301,14 @@ def parse_content_length(value: bytes, limit: int | None) -> int:
     if limit is not None and length > limit:
         raise BodyTooLarge(f"Content-Length {length} exceeds the limit of {limit} bytes")
     return length
+
+
+def combined(headers: list[tuple[bytes, bytes]], names: list[bytes], name: bytes) -> bytes:
+    """The value of field ``name`` (lowercase), repeated fields joined with "," (RFC 9110 §5.3)."""
+    value = headers[names.index(name)][1]
+    if names.count(name) > 1:
+        value = b",".join([v for n, v in headers if n == name])
+    return value
 
 
 def comma_tokens(value: bytes) -> list[bytes]:

@@ -1,8 +1,11 @@
 """The connection state machine: every state transition is decided here, and only here.
 
-Two roles, one ``State`` enum.  ``client`` is the peer (``their_state``), ``server`` is us
-(``our_state``).  Message-level inputs go through the tables below; body bytes never do (the
-connection counts them).  After every input the state-triggered rules in ``_settle`` run to a fixed
+Two roles, one ``State`` enum, one pair of tables for both connections (as h11 does): in a
+``ServerConnection`` ``client`` is the peer and ``server`` is us; in a ``ClientConnection`` the
+other way round.  An input our side may not send raises ``LocalProtocolError`` and changes
+nothing; an input the peer may not send fails closed (its role goes to ERROR, keep-alive ends) and
+raises ``RemoteProtocolError``, which the connection delivers in band.  Message-level inputs go
+through the tables below; body bytes never do (the connection counts them).  After every input the state-triggered rules in ``_settle`` run to a fixed
 point: keep-alive, protocol switch and the start of the next request/response cycle.
 
 Life of one cycle::
@@ -19,10 +22,18 @@ response (back to DONE).
 from __future__ import annotations
 
 from enum import Enum
+from typing import NoReturn
 
-from ._errors import LocalProtocolError
+from ._errors import LocalProtocolError, RemoteProtocolError
 
-__all__ = ["State", "Input", "CLIENT_TRANSITIONS", "SERVER_TRANSITIONS", "SERVER_GUARDS"]
+__all__ = [
+    "State",
+    "Input",
+    "CLIENT_TRANSITIONS",
+    "SERVER_TRANSITIONS",
+    "SERVER_GUARDS",
+    "ConnectionState",
+]
 
 
 class State(Enum):
@@ -46,7 +57,7 @@ class State(Enum):
 class Input(Enum):
     REQUEST = "REQUEST"  # client: a request head (drives the server out of IDLE too)
     END_OF_MESSAGE = "END_OF_MESSAGE"
-    CONNECTION_CLOSED = "CONNECTION_CLOSED"  # client only: clean EOF
+    CONNECTION_CLOSED = "CONNECTION_CLOSED"  # clean EOF at a message boundary
     INFORMATIONAL = "INFORMATIONAL"  # server only: 1xx other than 101
     SWITCH = "SWITCH"  # server only: 101 Switching Protocols
     RESPONSE = "RESPONSE"  # server only: final response head
@@ -74,6 +85,10 @@ SERVER_TRANSITIONS: dict[tuple[State, Input], State] = {
     # An error response to a request whose head could not be parsed (RFC 9112 §2.2, §3).
     (_S.IDLE, _I.RESPONSE): _S.SEND_BODY,
     (_S.SEND_BODY, _I.END_OF_MESSAGE): _S.DONE,
+    # The server closing at a message boundary, as a ClientConnection sees it (RFC 9112 §9.6).
+    (_S.IDLE, _I.CONNECTION_CLOSED): _S.CLOSED,
+    (_S.DONE, _I.CONNECTION_CLOSED): _S.CLOSED,
+    (_S.MUST_CLOSE, _I.CONNECTION_CLOSED): _S.CLOSED,
 }
 
 # Server transitions allowed only while the client is in one of these states.
@@ -117,11 +132,12 @@ class ConnectionState:
         self.keep_alive = True
         self.pending_switch = False
 
-    def request(self, keep_alive: bool, upgrade: bool, complete: bool) -> None:
-        """A request head arrived (the parser only reads one while both sides are IDLE);
-        ``complete`` when it has no body, i.e. its EndOfMessage came with it."""
+    def request(self, keep_alive: bool, upgrade: bool, complete: bool, local: bool = False) -> None:
+        """A request head, received (``ServerConnection``) or sent (``local``, ``ClientConnection``),
+        while both sides are IDLE; ``complete`` when its EndOfMessage came with it.  ``upgrade``:
+        a 101 (or a 2xx to CONNECT) may switch protocols after it."""
         if self.client is not _IDLE or self.server is not _IDLE:
-            raise KeyError((self.client, self.server, _REQUEST))  # the parser never does this
+            self._refuse(True, _REQUEST, local)  # neither connection does this: fail closed
         self.server = _SERVER_AFTER_REQUEST
         self.pending_switch = upgrade
         if not keep_alive:
@@ -133,21 +149,23 @@ class ConnectionState:
         else:
             self.client = _CLIENT_AFTER_REQUEST
 
-    def client_event(self, inp: Input) -> bool:
-        """Apply a client input; return True when a new cycle started (both back to IDLE)."""
-        self.client = CLIENT_TRANSITIONS[self.client, inp]
+    def client_event(self, inp: Input, local: bool = False) -> bool:
+        """Apply a client input, the peer's unless ``local``; return True when a new cycle
+        started (both back to IDLE)."""
+        new = CLIENT_TRANSITIONS.get((self.client, inp))
+        if new is None:
+            self._refuse(True, inp, local)
+        self.client = new
         if inp is _CONNECTION_CLOSED:
             self.keep_alive = False
         return self._settle()
 
-    def server_event(self, inp: Input) -> bool:
-        """Apply one of our inputs; LocalProtocolError if it is illegal now (nothing changes)."""
+    def server_event(self, inp: Input, local: bool = True) -> bool:
+        """Apply a server input, ours unless not ``local``; return True when a new cycle
+        started."""
         new, guard = _SERVER.get((self.server, inp), _NO_TRANSITION)
         if new is None or (guard is not None and self.client not in guard):
-            raise LocalProtocolError(
-                f"cannot send {inp.name.lower()} in state {self.server.name}"
-                f" (peer {self.client.name})"
-            )
+            self._refuse(False, inp, local)
         if inp is _END_OF_MESSAGE:
             if self.client is _SEND_BODY:
                 # Response complete, request body not read: close rather than drain (RFC 9112
@@ -157,8 +175,31 @@ class ConnectionState:
             self.pending_switch = False  # a final response refuses the upgrade (RFC 9110 §7.8)
         elif inp is _SWITCH:
             self.client = State.SWITCHED_PROTOCOL
+        elif inp is _CONNECTION_CLOSED:
+            self.keep_alive = False
         self.server = new
         return self._settle()
+
+    def _refuse(self, client: bool, inp: Input, local: bool) -> NoReturn:
+        """An input missing from the tables: raise, failing the sender's role closed if it is
+        the peer (like h2, an unknown pair never leaves the machine in a defined state)."""
+        role, state = ("client", self.client) if client else ("server", self.server)
+        peer = self.server if client else self.client
+        what = f"{role} {inp.name.lower()} in state {state.name} (other side {peer.name})"
+        if local:
+            raise LocalProtocolError(f"cannot send {what}")
+        if client:
+            self.client = State.ERROR
+        else:
+            self.server = State.ERROR
+        self.keep_alive = False
+        self._settle()
+        raise RemoteProtocolError(f"unexpected {what}")
+
+    def may_pipeline(self) -> bool:
+        """A client may send its next request before this cycle's response is complete: its
+        request is complete and nothing rules out reuse (RFC 9112 §9.3.2)."""
+        return self.client is _DONE and self.keep_alive and not self.pending_switch
 
     def client_failed(self) -> None:
         self.client = State.ERROR
@@ -202,6 +243,8 @@ class ConnectionState:
                     self.server = _MUST_CLOSE
             if self.client is _CLOSED and server is _IDLE:
                 self.server = _MUST_CLOSE
+            if self.server is _CLOSED and self.client is _IDLE:
+                self.client = _MUST_CLOSE
             if self.client is _DONE and self.server is _DONE:
                 self.client = self.server = _IDLE
                 self.pending_switch = False

@@ -156,6 +156,38 @@ _KNOWN: dict[bytes, int] = dict.fromkeys(
     OTHER,
 )
 _KNOWN.update(_FRAMING)
+# Request fields a client commonly sends, as browsers spell them and lowercased (HTTP/2 style).
+_REQUEST_NAMES = (
+    b"Host",
+    b"User-Agent",
+    b"Accept",
+    b"Accept-Language",
+    b"Accept-Encoding",
+    b"Cookie",
+    b"Upgrade-Insecure-Requests",
+    b"Sec-Fetch-Dest",
+    b"Sec-Fetch-Mode",
+    b"Sec-Fetch-Site",
+    b"Sec-Fetch-User",
+    b"Cache-Control",
+    b"Content-Type",
+    b"Authorization",
+    b"Referer",
+    b"Origin",
+    b"If-None-Match",
+    b"If-Modified-Since",
+    b"Range",
+    b"Expect",
+    b"TE",
+    b"Upgrade",
+    b"Sec-WebSocket-Key",
+    b"Sec-WebSocket-Version",
+)
+_KNOWN.update(dict.fromkeys(_REQUEST_NAMES, OTHER))
+_KNOWN.update(dict.fromkeys((n.lower() for n in _REQUEST_NAMES), OTHER))
+_KNOWN.update(
+    {n.title(): kind for n, kind in _FRAMING.items()}  # Content-Length, Transfer-Encoding, ...
+)
 
 
 def _diagnose(headers: Headers) -> LocalProtocolError:

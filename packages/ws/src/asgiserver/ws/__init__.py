@@ -1,4 +1,7 @@
-"""Sans-IO WebSocket for servers: RFC 6455, permessage-deflate (RFC 7692), RFC 8441 handshakes.
+"""Sans-IO WebSocket, server and client: RFC 6455, permessage-deflate (RFC 7692), RFC 8441.
+
+``ServerConnection`` and ``ClientConnection`` share one engine; the client masks what it sends,
+rejects masked frames, and leaves closing TCP to the server (RFC 6455 §5.1, §7.1.1).
 
 Strictness policy (every item is tested):
 
@@ -15,7 +18,7 @@ Strictness policy (every item is tested):
 - Once the peer's close frame arrives, or the connection fails, further input is ignored.
 """
 
-from ._connection import ServerConnection
+from ._connection import ClientConnection, ServerConnection
 from ._deflate import DeflateOptions, PerMessageDeflate
 from ._errors import LocalProtocolError, MessageTooBig, ProtocolError, RemoteProtocolError
 from ._events import (
@@ -31,13 +34,16 @@ from ._events import (
     TextMessage,
 )
 from ._handshake import (
+    ClientHandshake,
     ExtensionOffer,
     HandshakeRejection,
     HandshakeRequest,
     HandshakeResponse,
     accept,
     accept_key,
+    open_handshake,
     validate_request,
+    validate_response,
 )
 from ._limits import Limits
 from ._state import State
@@ -53,8 +59,12 @@ __all__ = [
     "ExtensionOffer",
     "DeflateOptions",
     "PerMessageDeflate",
+    "open_handshake",
+    "validate_response",
+    "ClientHandshake",
     # connection
     "ServerConnection",
+    "ClientConnection",
     "Limits",
     "State",
     # events

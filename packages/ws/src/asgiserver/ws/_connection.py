@@ -1,10 +1,15 @@
-"""The server side of an open WebSocket connection (RFC 6455 §5-§7, RFC 7692 §6-§7)."""
+"""An open WebSocket connection, server or client side (RFC 6455 §5-§7, RFC 7692 §6-§7).
+
+One class does the work; the two roles differ only in masking (RFC 6455 §5.1, §5.3), which
+window each deflate direction uses (RFC 7692 §7.1), and who closes TCP first (§7.1.1).
+"""
 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Sequence
-from typing import Final
+import os
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Final
 
 from ._deflate import Compressor, Decompressor, PerMessageDeflate
 from ._errors import LocalProtocolError, MessageTooBig, RemoteProtocolError
@@ -34,7 +39,7 @@ from ._frames import (
 from ._limits import Limits
 from ._state import TRANSITIONS, Input, State
 
-__all__ = ["ServerConnection"]
+__all__ = ["ClientConnection", "ServerConnection"]
 
 _OPEN: Final = State.OPEN
 _CLOSING: Final = State.CLOSING
@@ -47,17 +52,12 @@ _from_bytes = int.from_bytes
 _JOIN_BELOW: Final = 4096
 
 
-class ServerConnection:
-    """A server-side WebSocket connection after a successful opening handshake.
+class _Connection:
+    """The protocol engine; see ``ServerConnection`` and ``ClientConnection``."""
 
-    Feed it with :meth:`receive_data` / :meth:`receive_eof`, give it :meth:`send` commands, and
-    after *every* call drain :meth:`events_received` and :meth:`data_to_send`; close the transport
-    once :meth:`close_expected` is true. Pongs and the closing handshake are handled here: a ping
-    is answered and a close is echoed without the caller's help.
-
-    ``extensions`` is ``HandshakeResponse.extensions``; ``trailing_data`` is whatever followed the
-    upgrade request in the same read (it is parsed at once, so drain the queues after construction).
-    """
+    # RFC 6455 §5.1: a server's frames are never masked, a client's always are.
+    _client: ClassVar[bool] = False
+    _MASK_ERROR: ClassVar[str] = "unmasked client frame (RFC 6455 §5.1)"
 
     __slots__ = (
         "_buf",
@@ -65,6 +65,8 @@ class ServerConnection:
         "_decompressor",
         "_deflate",
         "_events",
+        "_flip",
+        "_mask_len",
         "_max_frame",
         "_max_message",
         "_msg_deflate",
@@ -93,6 +95,11 @@ class ServerConnection:
         self.limits: Final = limits
         self._max_message = limits.max_message_bytes
         self._max_frame = limits.max_frame_bytes
+        # Received frames: the mask bit that is an error once XORed with _flip, and the mask key
+        # length (a client's frames carry one, a server's none, so the client unmasks with an
+        # empty key, which is a no-op).
+        self._flip = 0x80 if self._client else 0
+        self._mask_len = 0 if self._client else 4
         self._state = _OPEN
         self._buf = bytearray()
         self._need = 2  # bytes the buffer must hold before parsing can make progress
@@ -108,7 +115,7 @@ class ServerConnection:
         self._deflate = extensions[0] if extensions else None
         # RFC 7692 §6: RSV1 marks a compressed message, only if the extension was agreed.
         self._rsv1 = 0x40 if self._deflate else -1
-        self._decompressor = Decompressor(self._deflate) if self._deflate else None
+        self._decompressor = Decompressor(self._deflate, self._client) if self._deflate else None
         self._compressor: Compressor | None = None  # created on first send: saves ~256 KiB
         if trailing_data:
             self.receive_data(trailing_data)
@@ -207,7 +214,7 @@ class ServerConnection:
         if self._deflate is not None:
             compressor = self._compressor
             if compressor is None:
-                compressor = self._compressor = Compressor(self._deflate)
+                compressor = self._compressor = Compressor(self._deflate, self._client)
             payload = compressor.compress(payload)
             first |= 0x40  # RFC 7692 §6: RSV1 on the first (here the only) frame
         self._queue(first, payload)
@@ -245,6 +252,8 @@ class ServerConnection:
         events = self._events
         max_frame = self._max_frame
         max_message = self._max_message
+        flip = self._flip
+        ml = self._mask_len
         try:
             while n - pos >= 2:
                 b0 = buf[pos]
@@ -253,9 +262,9 @@ class ServerConnection:
                 rsv = b0 & 0x70
                 length = b1 & 0x7F
                 # Everything the first two bytes can tell is checked before waiting for more.
-                # §5.1: the server MUST fail the connection on an unmasked client frame.
-                if b1 < 0x80:
-                    raise RemoteProtocolError("unmasked client frame (RFC 6455 §5.1)")
+                # §5.1: a server MUST fail on an unmasked frame, a client on a masked one.
+                if (b1 ^ flip) < 0x80:
+                    raise RemoteProtocolError(self._MASK_ERROR)
                 if rsv and (rsv != self._rsv1 or opcode == 0 or opcode > 2):
                     # §5.2: RSV bits need a negotiated extension; RFC 7692 §6 allows RSV1 only
                     # on the first frame of a data message.
@@ -277,7 +286,7 @@ class ServerConnection:
                     if b0 < 0x80:
                         raise RemoteProtocolError("fragmented control frame (RFC 6455 §5.5)")
                 if length < 126:
-                    start = pos + 6
+                    start = pos + 2 + ml
                 elif length == 126:
                     if n - pos < 4:
                         need = 4
@@ -286,7 +295,7 @@ class ServerConnection:
                     if length < 126:
                         # §5.2: "the minimal number of bytes MUST be used"; we hold peers to it.
                         raise RemoteProtocolError("non-minimal 16-bit length (RFC 6455 §5.2)")
-                    start = pos + 8
+                    start = pos + 4 + ml
                 else:
                     if n - pos < 10:
                         need = 10
@@ -296,7 +305,7 @@ class ServerConnection:
                         raise RemoteProtocolError("64-bit length with the high bit set (§5.2)")
                     if length < 65536:
                         raise RemoteProtocolError("non-minimal 64-bit length (RFC 6455 §5.2)")
-                    start = pos + 14
+                    start = pos + 10 + ml
                 if opcode < 8:
                     # Limits, before the payload is buffered. A compressed message is counted
                     # as it inflates instead (Decompressor.feed).
@@ -311,7 +320,7 @@ class ServerConnection:
                 if end > n:
                     need = end - pos
                     break
-                mask = buf[start - 4 : start]
+                mask = buf[start - ml : start]
                 if length <= 4096:
                     # unmask() inlined for the common small frame (§5.3).
                     payload = (
@@ -417,3 +426,77 @@ class ServerConnection:
         self._state = TRANSITIONS[self._state, Input.RECV_CLOSE]
         self._events.append(CloseReceived(code, reason))
         self._discard()
+
+
+class ServerConnection(_Connection):
+    """A server-side WebSocket connection after a successful opening handshake.
+
+    Feed it with :meth:`receive_data` / :meth:`receive_eof`, give it :meth:`send` commands, and
+    after *every* call drain :meth:`events_received` and :meth:`data_to_send`; close the transport
+    once :meth:`close_expected` is true. Pongs and the closing handshake are handled here: a ping
+    is answered and a close is echoed without the caller's help.
+
+    ``extensions`` is ``HandshakeResponse.extensions``; ``trailing_data`` is whatever followed the
+    upgrade request in the same read (it is parsed at once, so drain the queues after construction).
+    """
+
+    __slots__ = ()
+
+
+class ClientConnection(_Connection):
+    """A client-side WebSocket connection after a successful opening handshake.
+
+    The same contract as :class:`ServerConnection`. Every frame we send is masked with a fresh
+    key from ``random`` (RFC 6455 §5.3: unpredictable, so ``os.urandom`` by default; inject a
+    deterministic source in tests); masked frames from the server fail the connection (§5.1).
+    ``extensions`` is ``HandshakeResponse.extensions`` from :func:`validate_response`.
+
+    Closing (§7.1.1): the server closes TCP first, so after the closing handshake
+    :meth:`close_expected` stays false until :meth:`receive_eof`; the caller may close anyway
+    after a deadline of its own. A failed connection is closed at once (§7.1.7).
+    """
+
+    _client = True
+    _MASK_ERROR = "masked server frame (RFC 6455 §5.1)"
+
+    __slots__ = ("_done", "_random")
+
+    def __init__(
+        self,
+        *,
+        limits: Limits = _DEFAULT_LIMITS,
+        extensions: Sequence[PerMessageDeflate] = (),
+        trailing_data: bytes = b"",
+        random: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self._random = random
+        self._done = False  # end of input seen, or we failed: the transport may close
+        super().__init__(limits=limits, extensions=extensions, trailing_data=trailing_data)
+
+    def receive_eof(self) -> None:
+        """The server closed its side: after the closing handshake, the normal end; without
+        one, ``ConnectionClosed(1006)``."""
+        self._done = True
+        super().receive_eof()
+
+    def close_expected(self) -> bool:
+        """True once the server has closed TCP (§7.1.1) or the connection failed (§7.1.7)."""
+        return self._done and self._state is _CLOSED
+
+    def _fail(self, error: RemoteProtocolError) -> None:
+        self._done = True
+        super()._fail(error)
+
+    def _queue(self, first: int, payload: bytes) -> None:
+        # RFC 6455 §5.3: a fresh, unpredictable 32-bit key per frame, and the mask bit set.
+        key = self._random(4)
+        if type(key) is not bytes or len(key) != 4:
+            raise LocalProtocolError("the random source must return 4 bytes for a masking key")
+        header = bytearray(frame_header(first, len(payload)))
+        header[1] |= 0x80
+        header += key
+        if len(payload) < _JOIN_BELOW:
+            header += unmask(payload, key)
+            self._out.append(bytes(header))
+        else:
+            self._out += (bytes(header), unmask(payload, key))

@@ -1,4 +1,4 @@
-"""permessage-deflate (RFC 7692): server-side negotiation and the per-message codec."""
+"""permessage-deflate (RFC 7692): negotiation on both sides and the per-message codec."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from typing import Final, final
 
 from ._errors import MessageTooBig, RemoteProtocolError
 
-__all__ = ["Compressor", "DeflateOptions", "Decompressor", "PerMessageDeflate", "negotiate"]
+__all__ = [
+    "Compressor",
+    "DeflateOptions",
+    "Decompressor",
+    "PerMessageDeflate",
+    "client_offer",
+    "client_accept",
+    "negotiate",
+]
 
 NAME: Final = "permessage-deflate"
 # §7.2.1: every compressed message ends with this empty stored block, which the sender removes
@@ -36,7 +44,10 @@ def _check(obj: DeflateOptions | PerMessageDeflate) -> None:
 @final
 @dataclass(frozen=True, slots=True)
 class DeflateOptions:
-    """What the server is willing to agree to; given to :func:`accept`.
+    """What the server is willing to agree to, given to :func:`accept`; or, given to
+    :func:`open_handshake`, what a client offers (the server's windows and context takeover are
+    requested, ours are promised; ``client_max_window_bits`` is the largest window we compress
+    with, and the server may lower it).
 
     - ``server_no_context_takeover``: compress each message on its own even when the client did not
       ask for it (§7.1.1.1; saves nothing on memory, since zlib keeps its window allocated).
@@ -158,23 +169,88 @@ def negotiate(
     return agreed, "; ".join(response).encode("ascii")
 
 
+def client_offer(options: DeflateOptions) -> bytes:
+    """A client's Sec-WebSocket-Extensions element for ``options`` (RFC 7692 §7.1).
+
+    ``client_max_window_bits`` is always offered, with a value below 15, so the server may
+    limit our window; the other parameters only when they ask for something.
+    """
+    params = [NAME]
+    if options.server_no_context_takeover:
+        params.append("server_no_context_takeover")
+    if options.client_no_context_takeover:
+        params.append("client_no_context_takeover")
+    if options.server_max_window_bits < 15:
+        params.append(f"server_max_window_bits={options.server_max_window_bits}")
+    bits = options.client_max_window_bits
+    params.append("client_max_window_bits" if bits == 15 else f"client_max_window_bits={bits}")
+    return "; ".join(params).encode("ascii")
+
+
+def client_accept(
+    params: tuple[tuple[str, str | None], ...], options: DeflateOptions
+) -> PerMessageDeflate | str:
+    """Check the server's permessage-deflate response to our :func:`client_offer`: the
+    agreement, or why the client must fail the connection (RFC 7692 §5, §7.1)."""
+    seen: set[str] = set()
+    server_nct = client_nct = False
+    server_bits = 15
+    client_bits = options.client_max_window_bits
+    for name, value in params:
+        if name in seen:
+            return f"{name} repeated in the permessage-deflate response (RFC 7692 §7)"
+        seen.add(name)
+        if name == "server_no_context_takeover" or name == "client_no_context_takeover":
+            if value is not None:
+                return f"{name} takes no value (RFC 7692 §7.1.1)"
+            if name[0] == "s":
+                server_nct = True
+            else:
+                client_nct = True
+        elif name == "server_max_window_bits" or name == "client_max_window_bits":
+            if value is None or not _BITS_RE.fullmatch(value):
+                return f"invalid {name} in the response (RFC 7692 §7.1.2)"
+            if name[0] == "s":
+                server_bits = int(value)
+            else:
+                client_bits = int(value)
+        else:
+            return f"unknown parameter {name} in the response (RFC 7692 §7)"
+    # §7.1.1.1 / §7.1.2.1: what we asked of the server must be granted, never exceeded.
+    if options.server_no_context_takeover and not server_nct:
+        return "server_no_context_takeover was asked for and not granted (RFC 7692 §7.1.1.1)"
+    if server_bits > options.server_max_window_bits:
+        return "server_max_window_bits above the offer (RFC 7692 §7.1.2.1)"
+    # §7.1.2.2: the server may lower our window, never raise it.
+    if client_bits > options.client_max_window_bits:
+        return "client_max_window_bits above the offer (RFC 7692 §7.1.2.2)"
+    if client_bits < 9:
+        return "client_max_window_bits=8: zlib cannot compress with an 8-bit window"
+    return PerMessageDeflate(
+        server_no_context_takeover=server_nct,
+        client_no_context_takeover=client_nct or options.client_no_context_takeover,
+        # An 8-bit server window is inflated with 9, which decodes it (see Decompressor).
+        server_max_window_bits=max(9, server_bits),
+        client_max_window_bits=client_bits,
+        compression_level=options.compression_level,
+        mem_level=options.mem_level,
+    )
+
+
 class Compressor:
-    """Compresses outgoing messages (§7.2.1)."""
+    """Compresses outgoing messages (§7.2.1), with the window agreed for our side."""
 
     __slots__ = ("_compress", "_flush", "_mode")
 
-    def __init__(self, params: PerMessageDeflate) -> None:
-        c = zlib.compressobj(
-            params.compression_level,
-            zlib.DEFLATED,
-            -params.server_max_window_bits,
-            params.mem_level,
-        )
+    def __init__(self, params: PerMessageDeflate, client: bool = False) -> None:
+        bits = params.client_max_window_bits if client else params.server_max_window_bits
+        nct = params.client_no_context_takeover if client else params.server_no_context_takeover
+        c = zlib.compressobj(params.compression_level, zlib.DEFLATED, -bits, params.mem_level)
         self._compress = c.compress
         self._flush = c.flush
         # §7.1.1.1: a full flush resets the compressor's state, so the next message cannot refer
         # back; cheaper than a new compressobj per message (3 µs against 20 µs).
-        self._mode = zlib.Z_FULL_FLUSH if params.server_no_context_takeover else zlib.Z_SYNC_FLUSH
+        self._mode = zlib.Z_FULL_FLUSH if nct else zlib.Z_SYNC_FLUSH
 
     def compress(self, data: bytes) -> bytes:
         out = self._compress(data) + self._flush(self._mode)
@@ -187,11 +263,15 @@ class Decompressor:
 
     __slots__ = ("_d", "_reset", "_wbits")
 
-    def __init__(self, params: PerMessageDeflate) -> None:
-        # A zlib peer asked for 8 compresses with a 9-bit window (zlib cannot do 8), which an
-        # inflater set to 8 may refuse depending on the zlib version; 9 decodes both.
-        self._wbits = -max(9, params.client_max_window_bits)
-        self._reset = params.client_no_context_takeover
+    def __init__(self, params: PerMessageDeflate, client: bool = False) -> None:
+        # The peer's side of the agreement. A zlib peer asked for 8 compresses with a 9-bit
+        # window (zlib cannot do 8), which an inflater set to 8 may refuse depending on the zlib
+        # version; 9 decodes both.
+        bits = params.server_max_window_bits if client else params.client_max_window_bits
+        self._wbits = -max(9, bits)
+        self._reset = (
+            params.server_no_context_takeover if client else params.client_no_context_takeover
+        )
         self._d = zlib.decompressobj(self._wbits)
 
     def _inflate(self, data: bytes, room: int) -> bytes:

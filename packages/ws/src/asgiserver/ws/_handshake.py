@@ -1,7 +1,9 @@
-"""The opening handshake (RFC 6455 §4.2; RFC 8441 §4-§5 over HTTP/2) as pure functions.
+"""The opening handshake (RFC 6455 §4; RFC 8441 §4-§5 over HTTP/2) as pure functions.
 
-They work on a request the server has already parsed (method, version, lowercase header names),
+They work on messages the HTTP layer has already parsed (method, version, lowercase header names),
 so nothing is re-serialized and the same code serves HTTP/1.1 upgrades and HTTP/2 extended CONNECT.
+Server side: :func:`validate_request`, :func:`accept`.  Client side: :func:`open_handshake`,
+:func:`validate_response`.
 """
 
 from __future__ import annotations
@@ -9,23 +11,27 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, final
 
 from ._deflate import NAME as DEFLATE_NAME
-from ._deflate import DeflateOptions, PerMessageDeflate, negotiate
+from ._deflate import DeflateOptions, PerMessageDeflate, client_accept, client_offer, negotiate
 from ._errors import LocalProtocolError
 
 __all__ = [
+    "ClientHandshake",
     "ExtensionOffer",
     "HandshakeRejection",
     "HandshakeRequest",
     "HandshakeResponse",
     "accept",
     "accept_key",
+    "open_handshake",
     "validate_request",
+    "validate_response",
 ]
 
 # §1.3: the GUID concatenated with the key before hashing.
@@ -266,3 +272,125 @@ def accept(
                     break
     headers.extend(extra_headers)
     return HandshakeResponse(headers, subprotocol, agreed, 200 if request.extended_connect else 101)
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class ClientHandshake:
+    """A client's opening handshake: send ``method`` with ``headers`` (plus Host, and the
+    target, which are the HTTP layer's), then check the answer with :func:`validate_response`.
+    ``key`` is empty over HTTP/2 (RFC 8441 §5), where ``headers`` carries ``:protocol``."""
+
+    method: bytes
+    headers: list[tuple[bytes, bytes]]
+    key: bytes
+    subprotocols: list[str]
+    deflate: DeflateOptions | None
+    extended_connect: bool = False
+
+
+def open_handshake(
+    *,
+    subprotocols: Sequence[str] = (),
+    extra_headers: Sequence[tuple[bytes, bytes]] = (),
+    deflate: DeflateOptions | None = _DEFAULT_DEFLATE,
+    extended_connect: bool = False,
+    random: Callable[[int], bytes] = os.urandom,
+) -> ClientHandshake:
+    """Build a client's opening handshake (RFC 6455 §4.1; RFC 8441 §4 with ``extended_connect``).
+
+    The Sec-WebSocket-Key is 16 bytes from ``random`` (§4.1 item 7: randomly selected; inject a
+    deterministic source in tests).  ``deflate=None`` offers no compression.  Subprotocols must
+    be tokens (§4.1 item 10), else LocalProtocolError.
+    """
+    for protocol in subprotocols:
+        if not _TOKEN_RE.fullmatch(protocol.encode("ascii", "replace")):
+            raise LocalProtocolError(f"subprotocol {protocol!r} is not a token (RFC 6455 §4.1)")
+    if extended_connect:
+        key = b""
+        headers = [(b":protocol", b"websocket"), (b"sec-websocket-version", b"13")]
+    else:
+        nonce = random(16)
+        if type(nonce) is not bytes or len(nonce) != 16:
+            raise LocalProtocolError("the random source must return 16 bytes for the key")
+        key = base64.b64encode(nonce)
+        headers = [
+            (b"upgrade", b"websocket"),
+            (b"connection", b"Upgrade"),
+            (b"sec-websocket-key", key),
+            (b"sec-websocket-version", b"13"),
+        ]
+    if subprotocols:
+        headers.append((b"sec-websocket-protocol", ", ".join(subprotocols).encode("ascii")))
+    if deflate is not None:
+        headers.append((b"sec-websocket-extensions", client_offer(deflate)))
+    headers.extend(extra_headers)
+    method = b"CONNECT" if extended_connect else b"GET"
+    return ClientHandshake(method, headers, key, list(subprotocols), deflate, extended_connect)
+
+
+def _fail(reason: str, status: int, headers: Sequence[tuple[bytes, bytes]]) -> HandshakeRejection:
+    return HandshakeRejection(status, list(headers), reason)
+
+
+def validate_response(
+    handshake: ClientHandshake, status: int, headers: Sequence[tuple[bytes, bytes]]
+) -> HandshakeResponse | HandshakeRejection:
+    """Check the server's answer to ``handshake`` (RFC 6455 §4.1 items 1-6; RFC 8441 §5).
+
+    Returns a :class:`HandshakeResponse` (its ``extensions`` go to ``ClientConnection``), or a
+    :class:`HandshakeRejection` carrying the server's status and headers and why the client must
+    fail the connection: a status other than 101 (200 over HTTP/2), a missing or wrong Upgrade,
+    Connection or Sec-WebSocket-Accept, or a subprotocol or extension we did not offer.
+    """
+    upgrade: list[bytes] = []
+    connection: list[bytes] = []
+    accepts: list[bytes] = []
+    protocols: list[bytes] = []
+    extensions: list[bytes] = []
+    for name, value in headers:
+        if name == b"upgrade":
+            upgrade.append(value)
+        elif name == b"connection":
+            connection.append(value)
+        elif name == b"sec-websocket-accept":
+            accepts.append(value)
+        elif name == b"sec-websocket-protocol":
+            protocols.append(value)
+        elif name == b"sec-websocket-extensions":
+            extensions.append(value)
+    if handshake.extended_connect:
+        if not 200 <= status <= 299:  # RFC 8441 §5: any 2xx accepts
+            return _fail(f"the server answered {status} (RFC 8441 §5)", status, headers)
+    else:
+        if status != 101:  # §4.1 item 1: anything else is plain HTTP, not WebSocket
+            return _fail(f"the server answered {status}, not 101 (RFC 6455 §4.1)", status, headers)
+        if _tokens(upgrade) != [b"websocket"]:  # §4.1 item 2
+            return _fail("Upgrade is not websocket (RFC 6455 §4.1)", status, headers)
+        if b"upgrade" not in _tokens(connection):  # §4.1 item 3
+            return _fail("Connection does not include upgrade (RFC 6455 §4.1)", status, headers)
+        expected = accept_key(handshake.key)
+        if [a.strip(b" \t") for a in accepts] != [expected]:  # §4.1 item 4
+            return _fail("wrong Sec-WebSocket-Accept (RFC 6455 §4.1)", status, headers)
+
+    # §4.1 item 6: at most one subprotocol, one we offered.
+    subprotocol: str | None = None
+    chosen = [p for p in (v.strip(b" \t") for v in b",".join(protocols).split(b",")) if p]
+    if chosen:
+        subprotocol = chosen[0].decode("ascii", "replace")
+        if len(chosen) > 1 or subprotocol not in handshake.subprotocols:
+            return _fail("a subprotocol we did not offer (RFC 6455 §4.1)", status, headers)
+
+    # §4.1 item 5: only extensions we offered; one permessage-deflate at most (RFC 7692 §5).
+    agreed: list[PerMessageDeflate] = []
+    offers = _parse_extensions(extensions)
+    if offers is None:
+        return _fail("malformed Sec-WebSocket-Extensions (RFC 6455 §9.1)", status, headers)
+    for offer in offers:
+        if offer.name != DEFLATE_NAME or handshake.deflate is None or agreed:
+            return _fail(f"extension {offer.name} was not offered (RFC 6455 §4.1)", status, headers)
+        result = client_accept(offer.params, handshake.deflate)
+        if isinstance(result, str):
+            return _fail(result, status, headers)
+        agreed.append(result)
+    return HandshakeResponse(list(headers), subprotocol, agreed, status)
