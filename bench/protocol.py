@@ -3,6 +3,10 @@ transport, driven by the same event loop, serving the same app. Shows the Python
 top of its parser; the wrk runs in servers.py show the whole picture.
 
     python bench/protocol.py [--requests 20000] [--repeats 5] [--loop uvloop|asyncio] [--json PATH]
+        [--servers asgiserver,uvicorn-httptools]
+
+For a count that does not depend on the machine's load, run one server under callgrind:
+    valgrind --tool=callgrind python bench/protocol.py --servers asgiserver --repeats 1
 """
 
 from __future__ import annotations
@@ -124,6 +128,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset")
     args, _ = parser.parse_known_args()
     if args.loop == "uvloop":
         import uvloop
@@ -134,6 +139,8 @@ def main() -> int:
     best: dict[str, float] = {}
     available = {}
     for name, factory in SERVERS.items():
+        if name not in args.servers.split(","):
+            continue
         try:
             with asyncio.Runner(loop_factory=new_loop) as runner:
                 runner.run(drive(factory, 10))

@@ -1,8 +1,14 @@
 """wrk against asgiserver and the servers teams run today, one worker each, interleaved rounds.
 
 Run with `nox -s bench` (which installs everything) or directly: `python bench/servers.py [--duration 5]
-[--rounds 3] [--servers asgiserver,uvicorn] [--json PATH]`. Prints requests/s per server and scenario,
-and asgiserver's ratio to each other server. Servers that are not installed are reported and skipped.
+[--rounds 3] [--servers asgiserver,uvicorn] [--json PATH]`. Prints requests/s and the server's own CPU
+time per request (user+sys of its process group from /proc over the run, divided by the requests wrk
+completed) per server and scenario, and asgiserver's ratios. Requests/s swing by a third between rounds
+on a shared machine; CPU per request is steady: decide on it. Servers that are not installed are
+reported and skipped.
+
+`--baseline DIR` adds "asgiserver@base": the same command run from another checkout's packages (for
+example a `git worktree` of the previous commit), to measure a change before and after in one run.
 """
 
 from __future__ import annotations
@@ -122,9 +128,22 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> bool:
     return False
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """user+sys CPU seconds of every live process in a process group (the server and its workers)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5, pgrp (after pid and comm)
+            total += int(fields[11]) + int(fields[12])  # fields 14 and 15, utime and stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(
     wrk: str, port: int, scenario: str, duration: int, connections: int, script_dir: Path
-) -> float:
+) -> tuple[float, int]:
     args = [wrk, "-t1", f"-c{connections}", f"-d{duration}s"]
     if LUA[scenario]:
         script = script_dir / f"{scenario}.lua"
@@ -137,17 +156,18 @@ def run_wrk(
         timeout=duration + 30,
     ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    count = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         print(f"    warning: {errors.group(1)} non-2xx responses", file=sys.stderr)
-    return float(match.group(1)) if match else 0.0
+    return (float(match.group(1)) if match else 0.0), (int(count.group(1)) if count else 0)
 
 
 @contextlib.contextmanager
 def running(
     names: list[str], command_for: Callable[[str, int], list[str] | None]
-) -> Iterator[dict[str, int]]:
-    """Start each server on a free loopback port; yield {name: port}; stop them by PID."""
+) -> Iterator[dict[str, tuple[int, int]]]:
+    """Start each server on a free loopback port; yield {name: (port, pid)}; stop them by PID."""
     procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     try:
         for name in names:
@@ -156,9 +176,13 @@ def running(
             if command is None:
                 print(f"{name}: not installed, skipped")
                 continue
+            env = None
+            if name == "asgiserver@base":
+                env = {**os.environ, "PYTHONPATH": os.environ["BENCH_BASELINE_PATH"]}
             proc = subprocess.Popen(
                 command,
                 cwd=HERE,
+                env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
@@ -168,7 +192,7 @@ def running(
                 proc.kill()
                 continue
             procs[name] = (proc, port)
-        yield {name: port for name, (_, port) in procs.items()}
+        yield {name: (port, procs[name][0].pid) for name, (_, port) in procs.items()}
     finally:
         for proc, _ in procs.values():
             os.killpg(proc.pid, signal.SIGTERM)
@@ -187,40 +211,67 @@ def main() -> int:
     parser.add_argument("--servers", default="asgiserver,uvicorn,hypercorn,granian,gunicorn")
     parser.add_argument("--scenarios", default="plaintext,pipelined,post64k")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--baseline", type=Path, default=None, help="another checkout to compare")
     args, _ = parser.parse_known_args()
     wrk = shutil.which("wrk")
     if wrk is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 1
     wanted = args.servers.split(",")
+    if args.baseline is not None:
+        os.environ["BENCH_BASELINE_PATH"] = os.pathsep.join(
+            str(p) for p in sorted((args.baseline / "packages").glob("*/src"))
+        )
+        wanted.insert(1, "asgiserver@base")
     scenarios = args.scenarios.split(",")
-    with running(wanted, lambda name, port: commands(port).get(name)) as ports:
-        results: dict[str, dict[str, list[float]]] = {s: {n: [] for n in ports} for s in scenarios}
+
+    def command_for(name: str, port: int) -> list[str] | None:
+        if name == "asgiserver@base":
+            quiet = ["--no-access-log", "--log-level", "warning"]
+            return [sys.executable, "-m", "asgiserver", "app:app", "--port", str(port), *quiet]
+        return commands(port).get(name)
+
+    with running(wanted, command_for) as servers:
+        rps: dict[str, dict[str, list[float]]] = {s: {n: [] for n in servers} for s in scenarios}
+        cpu: dict[str, dict[str, list[float]]] = {s: {n: [] for n in servers} for s in scenarios}
         with tempfile.TemporaryDirectory() as tmp:
-            for port in ports.values():  # warm-up, not recorded
+            for port, _ in servers.values():  # warm-up, not recorded
                 run_wrk(wrk, port, "plaintext", 1, args.connections, Path(tmp))
             for round_no in range(args.rounds):
                 for scenario in scenarios:
-                    for name, port in ports.items():
-                        rps = run_wrk(
+                    for name, (port, pid) in servers.items():
+                        before = group_cpu_seconds(pid)
+                        rate, count = run_wrk(
                             wrk, port, scenario, args.duration, args.connections, Path(tmp)
                         )
-                        results[scenario][name].append(rps)
+                        used = group_cpu_seconds(pid) - before
+                        per_request = used / count * 1e6 if count else float("nan")
+                        rps[scenario][name].append(rate)
+                        cpu[scenario][name].append(per_request)
                         print(
-                            f"round {round_no + 1} {scenario:10s} {name:11s} {rps:10.0f} req/s",
+                            f"round {round_no + 1} {scenario:10s} {name:16s} {rate:10.0f} req/s"
+                            f" {per_request:8.1f} us CPU/request",
                             flush=True,
                         )
-    print("\nmedian requests/s (ratio = asgiserver / other)")
-    summary: dict[str, dict[str, float]] = {}
+    print(
+        "\nmedians: requests/s and server CPU per request (ratio = the other / asgiserver on CPU,"
+    )
+    print("asgiserver / the other on requests/s: above 1 means asgiserver is ahead)")
+    summary: dict[str, dict[str, dict[str, float]]] = {}
     for scenario in scenarios:
-        medians = {n: statistics.median(v) for n, v in results[scenario].items() if v}
-        summary[scenario] = medians
-        ours = medians.get("asgiserver", 0.0)
-        cells = [
-            f"{n}={m:.0f}" + (f" ({ours / m:.2f}x)" if n != "asgiserver" and m else "")
-            for n, m in medians.items()
-        ]
-        print(f"{scenario:10s} " + "  ".join(cells))
+        rates = {n: statistics.median(v) for n, v in rps[scenario].items() if v}
+        costs = {n: statistics.median(v) for n, v in cpu[scenario].items() if v}
+        summary[scenario] = {"requests_per_second": rates, "cpu_us_per_request": costs}
+        ours_rate, ours_cost = rates.get("asgiserver", 0.0), costs.get("asgiserver", 0.0)
+        for name in rates:
+            ratio = ""
+            if name != "asgiserver" and rates[name] and ours_cost:
+                ratio = (
+                    f"  ({ours_rate / rates[name]:.2f}x req/s, {costs[name] / ours_cost:.2f}x CPU)"
+                )
+            print(
+                f"{scenario:10s} {name:16s} {rates[name]:10.0f} req/s {costs[name]:8.1f} us{ratio}"
+            )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2))

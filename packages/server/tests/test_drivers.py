@@ -15,13 +15,16 @@ import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import h2.config
+import h2.connection
+import h2.events
 import pytest
 
 from asgiserver.server._config import Config
 from asgiserver.server._process.worker import WorkerState
 
 App = Callable[[Any, Any, Any], Awaitable[None]]
-PROTOCOLS = ["http", "uwsgi"]
+PROTOCOLS = ["http", "uwsgi", "h2"]
 
 
 class FakeTransport:
@@ -83,6 +86,12 @@ def uwsgi_packet(
     return struct.pack("<BHB", 0, len(block), 0) + block
 
 
+def h2_client() -> h2.connection.H2Connection:
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    return client
+
+
 def request(
     protocol: str,
     method: bytes = b"GET",
@@ -90,6 +99,22 @@ def request(
     headers: dict[bytes, bytes] | None = None,
 ) -> bytes:
     headers = headers or {}
+    if protocol == "h2":  # prior knowledge (RFC 9113 §3.3): the preface, SETTINGS, one stream
+        client = h2_client()
+        fields = [(b":method", method), (b":path", b"/path"), (b":scheme", b"http")]
+        fields += [(b":authority", b"x"), *headers.items()]
+        if body:
+            fields.append((b"content-length", b"%d" % len(body)))
+        client.send_headers(1, fields, end_stream=not body)
+        if body:
+            client.increment_flow_control_window(len(body))
+            client.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
+            sent = 0
+            while sent < len(body):
+                size = min(client.max_outbound_frame_size, len(body) - sent)
+                client.send_data(1, body[sent : sent + size], end_stream=sent + size == len(body))
+                sent += size
+        return client.data_to_send()
     if protocol == "uwsgi":
         return uwsgi_packet(method, b"/path", headers, len(body)) + body
     head = b"%s /path HTTP/1.1\r\nhost: x\r\n" % method
@@ -129,6 +154,9 @@ class Harness:
 
     def response(self) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """The first final response written: status, fields in order, body (de-chunked)."""
+        if self.protocol == "h2":
+            parsed = parse_h2(bytes(self.transport.out))
+            return parsed["status"], parsed["fields"], parsed["body"]
         data = bytes(self.transport.out)
         while data.startswith(b"HTTP/1.1 1"):
             data = data.split(b"\r\n\r\n", 1)[1]
@@ -142,6 +170,40 @@ class Harness:
         if (b"transfer-encoding", b"chunked") in fields:
             body = dechunk(body)
         return status, fields, body
+
+
+def parse_h2(data: bytes, stream_id: int = 1) -> dict[str, Any]:
+    """What an h2 client makes of the server's bytes, for one stream."""
+    client = h2_client()
+    client.send_headers(
+        stream_id, [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")]
+    )
+    parsed: dict[str, Any] = {
+        "status": 0,
+        "fields": [],
+        "body": b"",
+        "informational": [],
+        "trailers": [],
+        "reset": None,
+        "ended": False,
+    }
+    for event in client.receive_data(data):
+        if getattr(event, "stream_id", stream_id) != stream_id:
+            continue
+        if isinstance(event, h2.events.ResponseReceived):
+            parsed["status"] = int(dict(event.headers)[b":status"])
+            parsed["fields"] = [(n, v) for n, v in event.headers if not n.startswith(b":")]
+        elif isinstance(event, h2.events.InformationalResponseReceived):
+            parsed["informational"].append(event.headers)
+        elif isinstance(event, h2.events.DataReceived):
+            parsed["body"] += event.data
+        elif isinstance(event, h2.events.TrailersReceived):
+            parsed["trailers"] = event.headers
+        elif isinstance(event, h2.events.StreamEnded):
+            parsed["ended"] = True
+        elif isinstance(event, h2.events.StreamReset):
+            parsed["reset"] = int(event.error_code)
+    return parsed
 
 
 def dechunk(data: bytes) -> bytes:
@@ -237,6 +299,9 @@ def test_exception_before_the_response_is_a_500(protocol: str) -> None:
     status, fields, body = harness.response()
     assert (status, body) == (500, b"Internal Server Error")
     assert names(fields).count(b"server") == 1
+    if protocol == "h2":
+        assert b"connection" not in names(fields)  # RFC 9113 §8.2.2
+        return
     if protocol == "http":
         assert (b"connection", b"close") in fields  # HTTP/1 closes after an app error
     assert harness.transport.closed
@@ -250,8 +315,11 @@ def test_exception_mid_response_resets_the_stream(protocol: str) -> None:
         raise RuntimeError("boom")
 
     harness = serve(protocol, app, request(protocol))
-    assert harness.transport.closed
     assert b"partial" in harness.transport.out
+    if protocol == "h2":  # RFC 9113 §8.1: the stream is reset, the connection lives
+        assert parse_h2(bytes(harness.transport.out))["reset"] == 2  # INTERNAL_ERROR
+        return
+    assert harness.transport.closed
     if protocol == "http":
         assert not harness.transport.out.endswith(b"0\r\n\r\n")  # never a clean end
 
@@ -269,6 +337,9 @@ def test_early_hints(protocol: str) -> None:
     out = bytes(harness.transport.out)
     if protocol == "http":
         assert out.startswith(b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n")
+    elif protocol == "h2":
+        [hint] = parse_h2(out)["informational"]
+        assert (b":status", b"103") in hint and (b"link", b"</a.css>; rel=preload") in hint
     else:
         assert b" 103 " not in out  # nginx does not pass 1xx from a uwsgi upstream
     assert harness.response()[::2] == (200, b"ok")
@@ -286,6 +357,8 @@ def test_trailers(protocol: str) -> None:
     assert harness.response()[::2] == (200, b"data")
     if protocol == "http":
         assert out.endswith(b"0\r\nx-sum: 7\r\n\r\n")
+    elif protocol == "h2":
+        assert parse_h2(out)["trailers"] == [(b"x-sum", b"7")]
     else:
         assert b"x-sum" not in out  # close-delimited: no trailers
 
@@ -293,7 +366,7 @@ def test_trailers(protocol: str) -> None:
 # ---- flow control, both ways ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", ["http", "uwsgi"])
 def test_request_body_pauses_reading_until_the_app_consumes_it(protocol: str) -> None:
     size = 300 * 1024
     chunk = 16 * 1024
@@ -444,3 +517,78 @@ def test_websocket_close_before_accept_is_a_403() -> None:
     status, fields, _ = harness.response()
     assert status == 403
     assert names(fields).count(b"server") == 1
+
+
+def test_h2_request_body_credit_follows_the_app() -> None:
+    # RFC 9113 §5.2, §6.9: a stream's receive window comes back only as the app consumes the body,
+    # so a client cannot make the server buffer more than the window; the connection is not paused.
+    async def main() -> None:
+        gate = asyncio.Event()
+        received = bytearray()
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await gate.wait()
+            while True:
+                message = await receive()
+                received.extend(message["body"])
+                if not message["more_body"]:
+                    break
+            await responder(200, [], b"%d" % len(received))(scope, receive, send)
+
+        harness = Harness("h2", app)
+        client = h2_client()
+        size = 1024 * 1024
+        client.send_headers(
+            1,
+            [
+                (":method", "POST"),
+                (":path", "/"),
+                (":scheme", "http"),
+                (":authority", "x"),
+                ("content-length", str(size)),
+            ],
+        )
+        seen = 0
+
+        def exchange() -> None:
+            nonlocal seen
+            harness.feed(client.data_to_send())
+            out = bytes(harness.transport.out)
+            client.receive_data(out[seen:])
+            seen = len(out)
+
+        exchange()
+        sent = 0
+
+        def send_what_the_window_allows() -> None:
+            nonlocal sent
+            while sent < size:
+                room = min(client.local_flow_control_window(1), client.max_outbound_frame_size)
+                if room <= 0:
+                    return
+                room = min(room, size - sent)
+                client.send_data(1, b"b" * room, end_stream=sent + room == size)
+                sent += room
+
+        for _ in range(3):  # the server's SETTINGS raise the stream window: use all of it
+            send_what_the_window_allows()
+            exchange()
+            await harness.settle()
+            exchange()
+        assert 0 < sent < size  # the app has not read: the stream window stays spent
+        assert client.local_flow_control_window(1) == 0
+        assert harness.transport.reading  # HTTP/2 never pauses the whole connection for one stream
+        gate.set()
+        for _ in range(200):
+            await harness.settle(2)
+            exchange()
+            send_what_the_window_allows()
+            exchange()
+            if sent == size and bytes(received) == b"b" * size:
+                break
+        await harness.settle()
+        assert bytes(received) == b"b" * size
+        assert parse_h2(bytes(harness.transport.out))["body"] == b"%d" % size
+        await harness.finish()
+
+    asyncio.run(main())

@@ -440,6 +440,8 @@ class ConnectionMachine(RuleBasedStateMachine):
         self.declared = None if self.no_body else length
         self.expected_out += b"HTTP/1.1 %d " % status
         self.drain()
+        if status == 204:  # RFC 9110 section 8.6
+            assert b"content-length" not in self.out
 
     @rule(data=st.binary(max_size=4))
     def send_data(self, data: bytes) -> None:

@@ -170,10 +170,22 @@ class TestBodyFraming:
     def test_204_and_304_have_no_body(self, status: int) -> None:
         # RFC 9110 sections 15.3.5 and 15.4.5.
         conn = connection()
-        wire = respond(conn, Response(status, [(b"content-length", b"5")]), Data(b"hello"))
-        assert wire.endswith(b"content-length: 5\r\n\r\n")
-        conn.send(EndOfMessage())
+        wire = respond(conn, Response(status, [(b"x-a", b"1")]), Data(b"hello"), EndOfMessage())
+        assert wire.endswith(b"\r\nx-a: 1\r\n\r\n")  # no framing field is added
         assert conn.close_expected()
+
+    @pytest.mark.parametrize("value", [b"0", b"5"])
+    def test_204_never_carries_content_length(self, value: bytes) -> None:
+        # RFC 9110 section 8.6: a server MUST NOT send Content-Length in a 204 response.
+        headers = [(b"content-length", value), (b"x-a", b"1")]
+        wire = respond(connection(), Response(204, headers), Data(b"hello"), EndOfMessage())
+        assert wire == b"HTTP/1.1 204 No Content\r\nx-a: 1\r\n\r\n"
+
+    def test_304_keeps_the_apps_content_length(self) -> None:
+        # RFC 9110 section 8.6: it may tell the size of the representation a 200 would carry.
+        headers = [(b"content-length", b"5")]
+        wire = respond(connection(), Response(304, headers), Data(b"hello"), EndOfMessage())
+        assert wire == b"HTTP/1.1 304 Not Modified\r\ncontent-length: 5\r\n\r\n"
 
 
 class TestSendOrder:
@@ -194,7 +206,7 @@ class TestSendOrder:
         conn.receive_data(packet(nginx_vars(b"POST", body=b"12345")))
         assert conn.their_state is State.SEND_BODY
         wire = respond(conn, Response(413, []), EndOfMessage())
-        assert wire == b"HTTP/1.1 413 Request Entity Too Large\r\n\r\n"
+        assert wire == b"HTTP/1.1 413 Content Too Large\r\n\r\n"
         assert conn.close_expected()
 
     def test_error_response_after_a_failure(self) -> None:

@@ -133,34 +133,30 @@ class ServerConnection:
         if self._cs.their is State.IDLE:
             self._cs.process_theirs(Input.BYTES)
         n = len(data)
-        # Fast path: the whole head in this chunk, nothing buffered: parse it in place.
-        if not buf and n >= 4:
-            size = data[1] | data[2] << 8
-            if (
-                n >= 4 + size
-                and data[0] == 0
-                and data[3] == 0
-                and size <= self.limits.max_vars_bytes
-            ):
-                self._vars_size = size
-                self._receive_vars(bytes(data[4 : 4 + size]), data, 4 + size)
-                return
-        # Slow path: buffer exactly the bytes the head still lacks, checking the declared
-        # size as soon as the 4-byte header is complete, before buffering any of the block.
         pos = 0
         size = self._vars_size
         if size < 0:
-            pos = 4 - len(buf)
-            buf += data[:pos]
-            if len(buf) < 4:
-                return
-            size = buf[1] | buf[2] << 8
+            # The 4-byte packet header, checked before any of the vars block is buffered: read
+            # in place when this chunk holds it whole and nothing is buffered (the usual case).
+            if not buf and n >= 4:
+                header: bytes | bytearray | memoryview = data
+            else:
+                pos = 4 - len(buf)
+                buf += data[:pos]
+                if len(buf) < 4:
+                    return
+                header = buf
             try:
-                parse_packet_header(buf[0], size, buf[3], self.limits.max_vars_bytes)
+                size = parse_packet_header(header, self.limits.max_vars_bytes)
             except RemoteProtocolError as exc:
                 self._fail(exc)
                 return
+            if header is data and n >= 4 + size:
+                # Fast path: the whole head in this chunk: parse it in place, buffer nothing.
+                self._receive_vars(bytes(data[4 : 4 + size]), data, 4 + size)
+                return
             self._vars_size = size
+        # Buffer exactly the bytes the head still lacks (buf holds the header, then the block).
         need = 4 + size - len(buf)
         if n - pos < need:
             buf += data[pos:]
@@ -221,8 +217,9 @@ class ServerConnection:
     def _send_response(self, response: Response) -> None:
         head, declared = write_head(response)
         self._cs.process_ours(Input.RESPONSE)
-        # RFC 9110 sections 9.3.2, 15.3.5, 15.4.5: no content after HEAD, 204 or 304; any
-        # content-length is kept, since it describes the representation, not this body.
+        # RFC 9110 sections 9.3.2, 15.3.5, 15.4.5: no content after HEAD, 204 or 304. The
+        # content-length of a HEAD or 304 response is kept (it describes the representation,
+        # not this body); write_head dropped a 204's (section 8.6).
         self._no_body = self._head_request or response.status in _NO_CONTENT
         self._declared = None if self._no_body else declared
         self._out.append(head)

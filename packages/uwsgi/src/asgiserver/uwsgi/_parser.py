@@ -82,16 +82,21 @@ def _port(value: bytes | None) -> int | None:
     return None
 
 
-def parse_packet_header(m1: int, size: int, m2: int, max_vars_bytes: int) -> None:
-    """Check the 4-byte packet header; raise RemoteProtocolError before any vars are buffered."""
+def parse_packet_header(header: bytes | bytearray | memoryview, max_vars_bytes: int) -> int:
+    """The vars block size from the 4-byte packet header, checked before any vars are buffered.
+
+    Raises RemoteProtocolError.
+    """
     # uWSGI docs, "The uwsgi Protocol": modifier1 0 with modifier2 0 is the WSGI (CGI vars)
     # request, the only packet nginx's uwsgi_pass sends unless uwsgi_modifier1/2 are set.
-    if m1 != 0:
-        raise UnsupportedPacket(f"uwsgi modifier1 {m1} is not supported (only 0)")
-    if m2 != 0:
-        raise UnsupportedPacket(f"uwsgi modifier2 {m2} is not supported (only 0)")
+    if header[0] != 0:
+        raise UnsupportedPacket(f"uwsgi modifier1 {header[0]} is not supported (only 0)")
+    if header[3] != 0:
+        raise UnsupportedPacket(f"uwsgi modifier2 {header[3]} is not supported (only 0)")
+    size = header[1] | header[2] << 8  # datasize: u16, little-endian
     if size > max_vars_bytes:
         raise VarsTooLarge(f"vars block of {size} bytes exceeds max_vars_bytes {max_vars_bytes}")
+    return size
 
 
 def _lie(block: bytes) -> RemoteProtocolError:

@@ -11,12 +11,15 @@ clock directly, so a fake `Sink` drives it (`tests/test_drivers.py`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from asgiserver.server._asgi.response import ResponseDefaults
 from asgiserver.server._asgi.scope import Client, ScopeBuilder, Server
 from asgiserver.server._asgi.types import ASGIApp
 from asgiserver.server._config import Config
+
+if TYPE_CHECKING:
+    import asyncio
 
 # The kinds of the connection's one deadline; a driver says which is armed and hears which fired.
 NO_TIMER, HEAD_TIMER, KEEPALIVE_TIMER, BODY_TIMER, LINGER_TIMER = range(5)
@@ -29,10 +32,21 @@ class Cancellable(Protocol):
 class Sink(Protocol):
     """The byte side of one connection, as a driver sees it."""
 
-    client: Client
-    server: Server
-    secure: bool
     timer_kind: int  # which deadline is armed; a driver sets NO_TIMER to disarm it lazily
+
+    @property
+    def client(self) -> Client: ...
+
+    @property
+    def server(self) -> Server: ...
+
+    @property
+    def secure(self) -> bool: ...
+
+    @property
+    def alpn(self) -> str | None:
+        """The protocol TLS negotiated (RFC 7301), or None."""
+        ...
 
     @property
     def write_paused(self) -> bool: ...
@@ -77,6 +91,10 @@ class Sink(Protocol):
     def time(self) -> float: ...
 
     def call_later(self, seconds: float, callback: Callable[[], None]) -> Cancellable: ...
+
+    def create_future(self) -> asyncio.Future[None]:
+        """A future of this connection's loop, for a stream's own write readiness (HTTP/2)."""
+        ...
 
     def call_soon(self, callback: Callable[..., None], *args: Any) -> None:
         """Run `callback` on the next loop turn (pipelined requests, never recursively)."""

@@ -14,9 +14,10 @@ connection's input (`Sink.switch_to`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
+from typing import Any
 
-from asgiserver import http1, ws
+from asgiserver import h2adapter, http1, ws
 from asgiserver.server._asgi.http import HTTPCycle
 from asgiserver.server._asgi.stream import FinishedCycle
 from asgiserver.server._asgi.types import Headers
@@ -26,11 +27,13 @@ from asgiserver.server._drivers.base import (
     HEAD_TIMER,
     KEEPALIVE_TIMER,
     NO_TIMER,
+    Driver,
     DriverFactory,
     Services,
     Sink,
     body_stalled,
 )
+from asgiserver.server._drivers.h2 import PREFACE, H2Driver, h2_limits
 from asgiserver.server._drivers.ws import WSChannel
 from asgiserver.server._logging import log_access
 
@@ -61,7 +64,9 @@ ERROR_BODIES = {
 }
 
 
-def h1_driver_factory(services: Services) -> DriverFactory:
+def http_driver_factory(services: Services) -> DriverFactory:
+    """HTTP/1.1, or HTTP/2 when TLS negotiated `h2` (RFC 9113 §3.2) or the client starts with the
+    connection preface (prior knowledge, §3.3); `--no-http2` turns HTTP/2 off."""
     config = services.config
     limits = http1.Limits(
         max_request_line_bytes=config.limit_request_line,
@@ -69,12 +74,24 @@ def h1_driver_factory(services: Services) -> DriverFactory:
         max_header_count=config.limit_request_fields,
         max_body_bytes=config.limit_request_body,
     )
-    return lambda sink: H1Driver(services, sink, limits)
+    h2 = h2_limits(services) if config.http2 else None
+
+    def make(sink: Sink) -> Driver:
+        if h2 is not None and sink.alpn == "h2":
+            driver = H2Driver(services, sink, h2)
+            driver.start()
+            return driver
+        return H1Driver(services, sink, limits, h2)
+
+    return make
 
 
 class H1Driver:
     __slots__ = (
         "_denial_status",
+        "_h2",
+        "_preface",
+        "_starting",
         "_write_out",
         "conn",
         "cycle",
@@ -88,8 +105,17 @@ class H1Driver:
         "websocket",
     )
 
-    def __init__(self, services: Services, sink: Sink, limits: http1.Limits) -> None:
+    def __init__(
+        self,
+        services: Services,
+        sink: Sink,
+        limits: http1.Limits,
+        h2: h2adapter.Limits | None = None,
+    ) -> None:
         self.services = services
+        self._h2 = h2  # HTTP/2 limits while a prior-knowledge preface may still come, else None
+        self._preface = b""
+        self._starting: Coroutine[Any, Any, None] | None = None  # the app of the request just read
         self.sink = sink
         self._write_out = sink.write
         self.conn = http1.ServerConnection(limits=limits)
@@ -106,8 +132,28 @@ class H1Driver:
     # ---- connection input --------------------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
+        if self._h2 is not None:
+            data = self._sniff(data)
+            if not data:
+                return
         self.conn.receive_data(data)
         self._handle_events(self.conn.events_received())
+
+    def _sniff(self, data: bytes) -> bytes:
+        """RFC 9113 §3.3: a cleartext client with prior knowledge opens with the connection preface
+        (which HTTP/1.1 would answer with 505). Only the first bytes of a connection are looked at."""
+        data = self._preface + data
+        if PREFACE.startswith(data[:24]):
+            if len(data) < len(PREFACE):
+                self._preface = data  # a preface split across reads: wait for the rest
+                return b""
+            driver = H2Driver(self.services, self.sink, self._h2)  # type: ignore[arg-type]
+            self.sink.switch_to(driver)
+            driver.start(data)
+            return b""
+        self._h2 = None
+        self._preface = b""
+        return data
 
     def receive_eof(self) -> None:
         self.conn.receive_eof()
@@ -133,11 +179,19 @@ class H1Driver:
             elif kind is _EndOfMessage:
                 self._on_end_of_body()
             elif kind is _ConnectionFailed:
+                self._drop_starting()
                 self._on_failed(event.error)  # type: ignore[union-attr]
                 return
             elif kind is _ConnectionClosed:
+                self._drop_starting()
                 self._on_peer_closed()
                 return
+        starting = self._starting
+        if starting is not None:
+            # Started once the whole read is handled: the body that came with the head is already
+            # in the cycle, and an app that runs eagerly (3.12+) sees a complete GET as complete.
+            self._starting = None
+            self.services.start_cycle(starting)
         sink = self.sink
         if self.cycle is None:
             if sink.timer_kind == KEEPALIVE_TIMER and self.conn.pending_bytes:
@@ -171,7 +225,14 @@ class H1Driver:
             {"http.response.trailers": {}, "http.response.early_hint": {}},
         )
         cycle = self.cycle = HTTPCycle(scope, self, services.defaults, False, sink.time())
-        services.start_cycle(cycle.run(services.app))
+        self._starting = cycle.run(services.app)
+
+    def _drop_starting(self) -> None:
+        """The request broke in the same read that completed its head: the app never sees it."""
+        starting = self._starting
+        if starting is not None:
+            self._starting = None
+            starting.close()
 
     def _on_data(self, data: bytes) -> None:
         cycle = self.cycle
@@ -228,7 +289,7 @@ class H1Driver:
         channel = WSChannel(self.services, sink, handshake, self)
         cycle = self.websocket = WebSocketCycle(scope, channel, self.services.config.ws_max_queue)
         channel.cycle = cycle
-        self.services.start_cycle(cycle.run(self.services.app))
+        self._starting = cycle.run(self.services.app)
 
     def open_websocket(self, status: int, headers: Headers) -> bytes | None:
         """Send the 101 that accepts the upgrade; returns the bytes that followed the request, or
@@ -459,8 +520,14 @@ class H1Driver:
             self.sink.close()
 
     def shutdown(self) -> None:
-        """Graceful shutdown: close when idle, otherwise after the current response."""
+        """Graceful shutdown: close when idle, otherwise after the current response.
+
+        A connection accepted just before the listener closed, whose first request has not been
+        read yet (or only part of it), is not idle: its client has a request on the way and would
+        see a close instead of an answer. It is served once (with `connection: close`); the head
+        deadline and the worker's short grace for such connections bound the wait.
+        """
         if self.websocket is not None:
             self.websocket.shutdown()
-        elif self.cycle is None:
-            self.sink.close()
+        elif self.cycle is None and self.request_method and not self.conn.pending_bytes:
+            self.sink.close()  # idle between keep-alive requests

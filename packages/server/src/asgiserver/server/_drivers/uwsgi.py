@@ -78,6 +78,13 @@ class UwsgiDriver:
             cycle.disconnect()
 
     def _handle_events(self) -> None:
+        cycle = self.cycle
+        self._read_events()
+        if self.cycle is not None and self.cycle is not cycle and not self.sink.closed:
+            # Started once the whole read is handled, with the body that came with the head.
+            self.services.start_cycle(self.cycle.run(self.services.app))
+
+    def _read_events(self) -> None:
         for event in self.conn.events_received():
             kind = type(event)
             if kind is _Data:
@@ -134,8 +141,7 @@ class UwsgiDriver:
             event.client if event.client is not None else sink.client,
             event.server if event.server is not None else sink.server,
         )
-        cycle = self.cycle = HTTPCycle(scope, self, services.defaults, False, sink.time())
-        services.start_cycle(cycle.run(services.app))
+        self.cycle = HTTPCycle(scope, self, services.defaults, False, sink.time())
 
     def _reject(self, status: int) -> None:
         body = ERROR_BODIES.get(status, b"Error")

@@ -50,6 +50,7 @@ class Connection(asyncio.Protocol):
         "_out",
         "_read_paused",
         "_timer",
+        "alpn",
         "client",
         "closing",
         "driver",
@@ -74,6 +75,7 @@ class Connection(asyncio.Protocol):
         self.client: tuple[str, int] | None = None
         self.server: tuple[str, int | None] | None = None
         self.secure = False
+        self.alpn: str | None = None
         self.closing = False
         self.timer_kind = NO_TIMER
         self._timer: asyncio.TimerHandle | None = None
@@ -90,7 +92,10 @@ class Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         self._out.transport = self.transport
         self.client, self.server = addresses(transport)
-        self.secure = transport.get_extra_info("sslcontext") is not None
+        ssl_object = transport.get_extra_info("ssl_object")
+        self.secure = ssl_object is not None
+        if ssl_object is not None:
+            self.alpn = ssl_object.selected_alpn_protocol()
         self.services.connections.add(self)
         self.driver = self._driver_factory(self)
 
@@ -194,6 +199,9 @@ class Connection(asyncio.Protocol):
 
     def call_later(self, seconds: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
         return self.loop.call_later(seconds, callback)
+
+    def create_future(self) -> asyncio.Future[None]:
+        return self.loop.create_future()
 
     def call_soon(self, callback: Callable[..., None], *args: Any) -> None:
         self.loop.call_soon(callback, *args)

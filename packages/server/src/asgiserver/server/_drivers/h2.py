@@ -1,0 +1,616 @@
+"""HTTP/2: `H2Driver` drives `asgiserver.h2adapter` for one connection, one cycle per stream.
+
+Every stream gets its own handle: `H2Stream` (the `HTTPStream` of one request, through the same
+`HTTPCycle` as HTTP/1.1) or `H2WebSocket` (RFC 8441: the byte channel of a `WSChannel`, answered
+200, its frames in DATA under the stream's flow control). A stream's errors, resets and backpressure
+stay on that stream (RFC 9113 §5.4.2, §8.1.1); request-body credit goes back to the peer only when
+the application has consumed the bytes (`consumed(n)`, RFC 9113 §5.2). Shutdown is a two-phase GOAWAY
+that lets in-flight streams finish (§6.8). The connection is entered by TLS ALPN `h2` or by the
+cleartext connection preface (prior knowledge, RFC 9113 §3.3), which `H1Driver` recognises.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from asgiserver import h2adapter, ws
+from asgiserver.server._asgi.http import HTTPCycle
+from asgiserver.server._asgi.stream import FinishedCycle
+from asgiserver.server._asgi.types import Headers
+from asgiserver.server._asgi.websocket import WebSocketCycle
+from asgiserver.server._drivers.base import (
+    KEEPALIVE_TIMER,
+    NO_TIMER,
+    Cancellable,
+    Services,
+    Sink,
+)
+from asgiserver.server._drivers.ws import WSChannel
+from asgiserver.server._logging import log_access
+
+logger = logging.getLogger("asgiserver.error")
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # RFC 9113 §3.4
+STREAM_HIGH_WATER = 64 * 1024  # unsent bytes of one stream before its sender waits
+NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, CANCEL = 0x0, 0x1, 0x2, 0x8
+
+_Request = h2adapter.Request
+_Data = h2adapter.Data
+_EndOfMessage = h2adapter.EndOfMessage
+_StreamReset = h2adapter.StreamReset
+_StreamFailed = h2adapter.StreamFailed
+_Writable = h2adapter.Writable
+_Response = h2adapter.Response
+_ERROR_BODIES = {
+    400: b"Bad Request",
+    431: b"Request Header Fields Too Large",
+    501: b"Not Implemented",
+    503: b"Service Unavailable",
+}
+
+
+def h2_limits(services: Services) -> h2adapter.Limits:
+    config = services.config
+    return h2adapter.Limits(
+        max_concurrent_streams=config.h2_max_concurrent_streams,
+        initial_window_size=config.h2_initial_window_size,
+        connection_window=config.h2_connection_window,
+        max_requests=config.h2_max_requests,
+        reset_budget=config.h2_reset_budget,
+        max_header_list_size=config.limit_request_headers_size,
+        max_header_count=config.limit_request_fields,
+    )
+
+
+class H2Driver:
+    __slots__ = (
+        "_expect_close",
+        "_starting",
+        "conn",
+        "services",
+        "sink",
+        "streams",
+        "trusted",
+    )
+
+    def __init__(self, services: Services, sink: Sink, limits: h2adapter.Limits) -> None:
+        self.services = services
+        self.sink = sink
+        self.streams: dict[int, H2Stream | H2WebSocket] = {}
+        self.trusted = services.scopes.trusts_peer(sink.client)
+        self._expect_close = False
+        self._starting: list[Coroutine[Any, Any, None]] = []
+        self.conn = h2adapter.ServerConnection(
+            limits=limits, enable_connect_protocol=services.config.ws != "none"
+        )
+
+    def start(self, initial: bytes = b"") -> None:
+        """Send our SETTINGS, then take the bytes already read (the preface, when sniffed)."""
+        self.conn.initiate()
+        self._flush()
+        # Until the first request: the preface and a request head must come within the head timeout.
+        self.sink.arm(KEEPALIVE_TIMER, self.services.config.timeout_request_head)
+        if initial:
+            self.receive_data(initial)
+
+    # ---- connection input --------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        self.conn.receive_data(data)
+        self._handle_events()
+
+    def receive_eof(self) -> None:
+        self.conn.receive_eof()
+        self._handle_events()
+        self.connection_lost()
+        self.sink.close()
+
+    def connection_lost(self) -> None:
+        streams = list(self.streams.values())
+        self.streams.clear()
+        for stream in streams:
+            stream.on_reset()
+
+    def _handle_events(self) -> None:
+        self._read_events()
+        starting = self._starting
+        if starting:
+            # Apps start once the whole read is handled: a request's body and end that came with
+            # its head are already in its cycle.
+            self._starting = []
+            start = self.services.start_cycle
+            for run in starting:
+                start(run)
+
+    def _read_events(self) -> None:
+        conn = self.conn
+        streams = self.streams
+        for event in conn.events_received():
+            kind = type(event)
+            if kind is _Data:
+                stream = streams.get(event.stream_id)  # type: ignore[union-attr]
+                if stream is not None:
+                    stream.on_data(event.data)  # type: ignore[union-attr]
+                else:  # a stream we no longer read: its credit must not leak (RFC 9113 §6.9)
+                    conn.consumed(event.stream_id, len(event.data))  # type: ignore[union-attr]
+            elif kind is _Request:
+                self._on_request(event)  # type: ignore[arg-type]
+            elif kind is _EndOfMessage:
+                stream = streams.get(event.stream_id)  # type: ignore[union-attr]
+                if stream is not None:
+                    stream.on_end()
+            elif kind is _Writable:
+                stream = streams.get(event.stream_id)  # type: ignore[union-attr]
+                if stream is not None:
+                    stream.on_writable()
+            elif kind is _StreamReset:
+                stream = streams.pop(event.stream_id, None)  # type: ignore[union-attr]
+                if stream is not None:
+                    stream.on_reset()
+            elif kind is _StreamFailed:
+                error = event.error  # type: ignore[union-attr]
+                logger.info("Rejected HTTP/2 request from %s: %s", self._peer(), error)
+                stream = streams.pop(event.stream_id, None)  # type: ignore[union-attr]
+                if stream is not None:
+                    stream.on_reset()
+                elif error.status_hint is not None:
+                    self.respond(event.stream_id, error.status_hint, [], None)  # type: ignore[union-attr]
+            elif kind is h2adapter.GoAwayReceived:
+                self._expect_close = True
+            elif kind is h2adapter.ConnectionClosed:
+                self.connection_lost()
+                self._expect_close = True
+            elif kind is h2adapter.ConnectionFailed:
+                error = event.error  # type: ignore[union-attr]
+                logger.info("HTTP/2 connection from %s failed: %s", self._peer(), error)
+                self.connection_lost()
+                self._flush()
+                self.sink.close()
+                return
+        self._flush()
+        self._maybe_close()
+
+    def _on_request(self, event: h2adapter.Request) -> None:
+        services = self.services
+        sink = self.sink
+        sink.timer_kind = NO_TIMER
+        stream_id = event.stream_id
+        if services.overloaded():
+            self.respond(stream_id, 503, [], None)
+            return
+        if event.protocol is not None:
+            self._on_extended_connect(event)
+            return
+        scope = services.scopes.http(
+            event.method,
+            event.target,
+            "2",
+            event.headers,
+            "https" if sink.secure else "http",
+            sink.client,
+            sink.server,
+            self.trusted,
+            {"http.response.trailers": {}, "http.response.early_hint": {}},
+        )
+        stream = H2Stream(self, stream_id, event.method, event.target)
+        for name, value in event.headers:
+            if name == b"expect":
+                # RFC 9110 §10.1.1: the 100 goes out when the application first reads the body.
+                stream.expect_continue = value.lower() == b"100-continue"
+        cycle = stream.cycle = HTTPCycle(scope, stream, services.defaults, False, sink.time())
+        self.streams[stream_id] = stream
+        self._starting.append(cycle.run(services.app))
+
+    def _on_extended_connect(self, event: h2adapter.Request) -> None:
+        """RFC 8441 §4: extended CONNECT with :protocol websocket opens a WebSocket on the stream."""
+        stream_id = event.stream_id
+        if event.protocol != b"websocket" or self.services.config.ws == "none":
+            self.respond(stream_id, 501, [], None)
+            return
+        handshake = ws.validate_request(
+            event.method, b"2", [(b":protocol", event.protocol), *event.headers]
+        )
+        if isinstance(handshake, ws.HandshakeRejection):
+            logger.info("Invalid WebSocket handshake from %s: %s", self._peer(), handshake.reason)
+            self.respond(stream_id, handshake.status, handshake.headers, handshake.reason.encode())
+            return
+        sink = self.sink
+        scope = self.services.scopes.websocket(
+            event.target,
+            "2",
+            event.headers,
+            sink.secure,
+            sink.client,
+            sink.server,
+            list(handshake.subprotocols),
+            self.trusted,
+        )
+        stream = H2WebSocket(self, stream_id)
+        channel = stream.channel = WSChannel(self.services, stream, handshake, stream)
+        cycle = WebSocketCycle(scope, channel, self.services.config.ws_max_queue)
+        channel.cycle = cycle
+        self.streams[stream_id] = stream
+        self._starting.append(cycle.run(self.services.app))
+
+    def respond(
+        self, stream_id: int, status: int, headers: Headers, body: bytes | None, more: bool = False
+    ) -> None:
+        """A response the application never sees (rejections), on one stream only."""
+        if body is None:
+            body = _ERROR_BODIES.get(status, b"Error")
+            headers = [(b"content-type", b"text/plain; charset=utf-8")]
+        out = [h for h in headers if h[0].lower() != b"content-length"]
+        if not more:
+            out.append((b"content-length", b"%d" % len(body)))
+        out += self.services.defaults.fields()
+        conn = self.conn
+        try:
+            conn.send(_Response(stream_id, status, out))
+            if body:
+                conn.send(_Data(stream_id, body))
+            if not more:
+                conn.send(_EndOfMessage(stream_id))
+        except h2adapter.LocalProtocolError as exc:
+            logger.error("Invalid response: %s", exc)
+            conn.send(_StreamReset(stream_id, INTERNAL_ERROR))
+        self._flush()
+
+    # ---- output and lifetime -----------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        chunks = self.conn.data_to_send()
+        if chunks:
+            sink = self.sink
+            sink.hold(None)  # frames of every stream made in this loop turn go out in one write
+            sink.write(chunks)
+
+    def _maybe_close(self) -> None:
+        conn = self.conn
+        if conn.close_expected():
+            self.sink.close()
+        elif not self.streams:
+            if self._expect_close and conn.open_streams == 0:
+                self.sink.close()
+            elif self.sink.timer_kind == NO_TIMER:
+                self.sink.arm(KEEPALIVE_TIMER, self.services.config.timeout_keep_alive)
+
+    def stream_done(self, stream_id: int) -> None:
+        self.streams.pop(stream_id, None)
+        self._flush()
+        self._maybe_close()
+
+    def _peer(self) -> str:
+        client = self.sink.client
+        return f"{client[0]}:{client[1]}" if client else "-"
+
+    def timer_fired(self, kind: int) -> None:
+        if self.streams:
+            return  # busy: idle deadlines count from the last stream's end
+        self.conn.timed_out()
+        self._flush()
+        self.sink.close()
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: a two-phase GOAWAY; streams already open finish (RFC 9113 §6.8);
+        WebSockets are closed with 1001."""
+        self._expect_close = True
+        self.conn.start_shutdown()
+        for stream in list(self.streams.values()):
+            if isinstance(stream, H2WebSocket):
+                stream.channel.shutdown()  # type: ignore[union-attr]
+        self._flush()
+        self._maybe_close()
+
+
+class _StreamBase:
+    """What both kinds of stream share: a stream id, its write readiness and its end."""
+
+    __slots__ = ("_waiter", "driver", "ended", "stream_id")
+
+    def __init__(self, driver: H2Driver, stream_id: int) -> None:
+        self.driver = driver
+        self.stream_id = stream_id
+        self.ended = False  # reset, or our side ended: nothing more can be sent
+        self._waiter: Any = None
+
+    @property
+    def write_paused(self) -> bool:
+        driver = self.driver
+        return driver.sink.write_paused or driver.conn.buffered(self.stream_id) > STREAM_HIGH_WATER
+
+    async def drain(self) -> None:
+        """Wait for this stream's window (Writable) and for the transport; never for other streams."""
+        driver = self.driver
+        while not self.ended:
+            if driver.sink.write_paused:
+                await driver.sink.drain()
+            elif driver.conn.buffered(self.stream_id) > STREAM_HIGH_WATER:
+                waiter = self._waiter = driver.sink.create_future()
+                try:
+                    await waiter
+                finally:
+                    self._waiter = None
+            else:
+                return
+
+    def on_writable(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _send(self, *events: h2adapter.Event) -> None:
+        conn = self.driver.conn
+        for event in events:
+            conn.send(event)
+        self.driver._flush()
+
+
+class H2Stream(_StreamBase):
+    """One request's `HTTPStream`."""
+
+    __slots__ = ("continue_sent", "cycle", "expect_continue", "method", "target")
+
+    def __init__(self, driver: H2Driver, stream_id: int, method: bytes, target: bytes) -> None:
+        super().__init__(driver, stream_id)
+        self.method = method
+        self.target = target
+        self.cycle: HTTPCycle | None = None
+        self.expect_continue = False
+        self.continue_sent = False
+
+    # ---- from the driver ---------------------------------------------------------------------------
+
+    def on_data(self, data: bytes) -> None:
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            self.driver.conn.consumed(self.stream_id, len(data))  # nobody will read it
+            return
+        cycle.feed_body(data)  # held back by flow control, not by pausing the connection
+
+    def on_end(self) -> None:
+        if self.cycle is not None:
+            self.cycle.end_body()
+
+    def on_reset(self) -> None:
+        self.ended = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.disconnect()  # http.disconnect; send() raises ClientDisconnected
+        self.on_writable()
+
+    # ---- HTTPStream (called by HTTPCycle) ----------------------------------------------------------
+
+    def send_head(self, status: int, headers: Headers, body: bytes, end: bool) -> None:
+        if self.ended:
+            return
+        sid = self.stream_id
+        events: list[h2adapter.Event] = [_Response(sid, status, headers)]
+        if body:
+            events.append(_Data(sid, body))
+        if end:
+            events.append(_EndOfMessage(sid))
+        self._send_checked(events)
+        if end:
+            self._response_done()
+
+    def send_body(self, body: bytes, end: bool) -> None:
+        if self.ended:
+            return
+        events: list[h2adapter.Event] = []
+        if body:
+            events.append(_Data(self.stream_id, body))
+        if end:
+            events.append(_EndOfMessage(self.stream_id))
+        self._send_checked(events)
+        if end:
+            self._response_done()
+
+    def send_trailers(self, headers: Headers) -> None:
+        if self.ended:
+            return
+        self._send_checked([_EndOfMessage(self.stream_id, headers)])
+        self._response_done()
+
+    def send_informational(self, status: int, headers: Headers) -> None:
+        if not self.ended:
+            self._send(h2adapter.InformationalResponse(self.stream_id, status, headers))
+
+    def want_body(self) -> None:
+        if self.expect_continue and not self.continue_sent and not self.ended:
+            self.continue_sent = True
+            self._send(h2adapter.InformationalResponse(self.stream_id, 100, []))
+
+    def consumed(self, size: int) -> None:
+        if not self.ended:
+            self.driver.conn.consumed(self.stream_id, size)
+            self.driver._flush()
+
+    def reset(self) -> None:
+        if not self.ended:
+            self.ended = True
+            self._send(_StreamReset(self.stream_id, INTERNAL_ERROR))
+
+    def cycle_finished(self, cycle: FinishedCycle) -> None:
+        driver = self.driver
+        driver.services.cycle_done()
+        if not cycle.response_complete:
+            self.reset()
+        driver.stream_done(self.stream_id)
+
+    # ---- helpers -----------------------------------------------------------------------------------
+
+    def _send_checked(self, events: list[h2adapter.Event]) -> None:
+        try:
+            self._send(*events)
+        except h2adapter.LocalProtocolError as exc:
+            logger.error("Invalid response from the ASGI application: %s", exc)
+            self.reset()
+            raise
+
+    def _response_done(self) -> None:
+        self.ended = True
+        cycle = self.cycle
+        driver = self.driver
+        if cycle is not None and driver.services.access_log:
+            method = self.method.decode("ascii", "replace")
+            target = self.target.decode("ascii", "backslashreplace")
+            duration = driver.sink.time() - cycle.start_time
+            log_access(
+                driver.sink.client,
+                f"{method} {target} HTTP/2",
+                cycle.status,
+                cycle.bytes_sent,
+                duration,
+            )
+
+
+class H2WebSocket(_StreamBase):
+    """RFC 8441: the byte channel of one WebSocket on one stream, and the opener of its handshake.
+
+    Its input pause withholds the stream's flow-control credit instead of pausing the connection."""
+
+    __slots__ = ("_early", "_held", "_read_paused", "channel", "denial_started", "timer_kind")
+
+    def __init__(self, driver: H2Driver, stream_id: int) -> None:
+        super().__init__(driver, stream_id)
+        self.channel: WSChannel | None = None
+        self.timer_kind = NO_TIMER
+        self._early: list[bytes] = []  # DATA before the app accepted
+        self._held = 0  # bytes read but not yet credited back, while paused
+        self._read_paused = False
+        self.denial_started = False
+
+    # ---- from the driver ---------------------------------------------------------------------------
+
+    def on_data(self, data: bytes) -> None:
+        channel = self.channel
+        if channel is None or channel.conn is None:
+            self._early.append(data)
+            self._held += len(data)
+            return
+        channel.receive_data(data)
+        if self._read_paused:
+            self._held += len(data)
+        else:
+            self.driver.conn.consumed(self.stream_id, len(data))
+            self.driver._flush()
+
+    def on_end(self) -> None:
+        if self.channel is not None:
+            self.channel.receive_eof()
+
+    def on_reset(self) -> None:
+        self.ended = True
+        if self.channel is not None:
+            self.channel.connection_lost()
+        self.on_writable()
+
+    # ---- WSOpener ----------------------------------------------------------------------------------
+
+    def open_websocket(self, status: int, headers: Headers) -> bytes | None:
+        if self.ended:
+            return None
+        self._send(
+            _Response(self.stream_id, status, headers + self.driver.services.defaults.fields())
+        )
+        early = b"".join(self._early)
+        self._early.clear()
+        if self._held and not self._read_paused:
+            self.driver.conn.consumed(self.stream_id, self._held)
+            self._held = 0
+        return early
+
+    def deny_websocket(self, status: int, headers: Headers, body: bytes, more: bool) -> None:
+        if self.ended:
+            return
+        if not self.denial_started:
+            self.denial_started = True
+            self.driver.respond(self.stream_id, status, headers, body, more)
+        else:
+            events: list[h2adapter.Event] = [_Data(self.stream_id, body)] if body else []
+            if not more:
+                events.append(_EndOfMessage(self.stream_id))
+            self._send(*events)
+        if not more:
+            self.ended = True
+            self.driver.stream_done(self.stream_id)
+
+    # ---- Sink, for the channel ---------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        return self.driver.sink.client
+
+    @property
+    def server(self) -> Any:
+        return self.driver.sink.server
+
+    @property
+    def secure(self) -> bool:
+        return self.driver.sink.secure
+
+    @property
+    def alpn(self) -> str | None:
+        return self.driver.sink.alpn
+
+    @property
+    def read_paused(self) -> bool:
+        return self._read_paused
+
+    @property
+    def closed(self) -> bool:
+        return self.ended
+
+    @property
+    def closing(self) -> bool:
+        return self.ended
+
+    def write(self, chunks: list[bytes]) -> None:
+        if not self.ended and chunks:
+            self._send(_Data(self.stream_id, b"".join(chunks)))
+
+    def hold(self, seconds: float | None) -> None:
+        self.driver.sink.hold(seconds)
+
+    def flush(self) -> None:
+        self.driver.sink.flush()
+
+    def pause_reading(self) -> None:
+        self._read_paused = True
+
+    def resume_reading(self) -> None:
+        if self._read_paused:
+            self._read_paused = False
+            if self._held and not self.ended:
+                self.driver.conn.consumed(self.stream_id, self._held)
+                self._held = 0
+                self.driver._flush()
+
+    def close(self) -> None:
+        """The WebSocket is closed: end our side of the stream (RFC 8441 §5)."""
+        if not self.ended:
+            self.ended = True
+            self._send(_EndOfMessage(self.stream_id))
+        self.driver.stream_done(self.stream_id)
+
+    def close_lingering(self) -> None:
+        self.close()
+
+    def arm(self, kind: int, seconds: float) -> None:
+        pass  # the channel keeps its own timers
+
+    def time(self) -> float:
+        return self.driver.sink.time()
+
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> Cancellable:
+        return self.driver.sink.call_later(seconds, callback)
+
+    def call_soon(self, callback: Callable[..., None], *args: Any) -> None:
+        self.driver.sink.call_soon(callback, *args)
+
+    def create_future(self) -> Any:
+        return self.driver.sink.create_future()
+
+    def switch_to(self, driver: Any) -> None:
+        pass  # this stream's DATA already goes to its channel

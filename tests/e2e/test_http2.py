@@ -1,0 +1,387 @@
+"""HTTP/2 end to end: real clients (curl, nghttp, h2load, httpx) and a raw frame client built on the
+`h2` library, against the real `asgiserver` command. RFC 9113 unless a section says otherwise."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.events
+import httpx
+import pytest
+
+from asgiserver import ws
+
+from conftest import ServerProcess, require_tool
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> tuple[Path, Path, Any]:
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.private_key_pem.write_to_path(str(keyfile))
+    cert.cert_chain_pems[0].write_to_path(str(certfile))
+    cafile = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    return certfile, keyfile, cafile
+
+
+def curl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [require_tool("curl"), "--silent", "--show-error", "--max-time", "20", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+class RawClient:
+    """An HTTP/2 client on the `h2` library over a plain socket (prior knowledge)."""
+
+    def __init__(self, server: ServerProcess, *, validate: bool = True) -> None:
+        self.sock = socket.create_connection((server.host, server.port), timeout=10)
+        config = h2.config.H2Configuration(
+            client_side=True,
+            validate_outbound_headers=validate,
+            normalize_outbound_headers=validate,
+            validate_inbound_headers=False,
+        )
+        self.conn = h2.connection.H2Connection(config)
+        self.conn.initiate_connection()
+        self.flush()
+        self.events: list[Any] = []
+
+    def flush(self) -> None:
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def request(
+        self, path: str, method: str = "GET", headers: list[tuple[str, str]] | None = None, end=True
+    ) -> int:
+        sid = self.conn.get_next_available_stream_id()
+        base = [(":method", method), (":path", path), (":scheme", "http"), (":authority", "t")]
+        self.conn.send_headers(sid, base + (headers or []), end_stream=end)
+        self.flush()
+        return sid
+
+    def pump(self, until: Any, timeout: float = 10) -> None:
+        """Read and answer frames until `until()` holds; a close or the deadline first fails."""
+        deadline = time.monotonic() + timeout
+        while not until():
+            if time.monotonic() > deadline:
+                raise TimeoutError("no answer in time")
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("the server closed the connection")
+            for event in self.conn.receive_data(data):
+                self.events.append(event)
+                if isinstance(event, h2.events.DataReceived):
+                    self.conn.acknowledge_received_data(
+                        event.flow_controlled_length, event.stream_id
+                    )
+            self.flush()
+
+    def response(self, sid: int) -> tuple[int, dict[str, str], bytes]:
+        self.pump(lambda: self.ended(sid))
+        status, headers, body = 0, {}, b""
+        for event in self.events:
+            if getattr(event, "stream_id", None) != sid:
+                continue
+            if isinstance(event, h2.events.ResponseReceived):
+                fields = {k.decode(): v.decode() for k, v in event.headers}
+                status = int(fields.pop(":status"))
+                headers = fields
+            elif isinstance(event, h2.events.DataReceived):
+                body += event.data
+        return status, headers, body
+
+    def ended(self, sid: int) -> bool:
+        return any(
+            isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset)) and e.stream_id == sid
+            for e in self.events
+        )
+
+    def reset_code(self, sid: int) -> int | None:
+        for e in self.events:
+            if isinstance(e, h2.events.StreamReset) and e.stream_id == sid:
+                return int(e.error_code)
+        return None
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+# ---- negotiation ---------------------------------------------------------------------------------
+
+
+def test_prior_knowledge_h2c_with_curl(server: ServerProcess) -> None:
+    # RFC 9113 §3.3: the client starts with the connection preface, on the HTTP/1.1 port.
+    out = curl("--http2-prior-knowledge", "-w", "\n%{http_version}", server.url + "/scope")
+    body, _, version = out.stdout.rpartition("\n")
+    assert version == "2", out.stderr
+    scope = json.loads(body)
+    assert scope["http_version"] == "2"
+    assert scope["headers"][0][0] == "host"  # :authority first, as host (RFC 9113 §8.3.1)
+    # The same port still speaks HTTP/1.1.
+    assert curl("--http1.1", server.url + "/").stdout == "hello"
+
+
+def test_tls_alpn_negotiates_h2(start_server, tls_files) -> None:
+    certfile, keyfile, cafile = tls_files
+    server = start_server(
+        "testapp:app", "--ssl-certfile", str(certfile), "--ssl-keyfile", str(keyfile)
+    )
+    out = curl("--http2", "--cacert", str(cafile), "-w", "\n%{http_version}", server.url + "/")
+    assert out.stdout == "hello\n2", out.stderr
+    out = curl("--http1.1", "--cacert", str(cafile), "-w", "\n%{http_version}", server.url + "/")
+    assert out.stdout == "hello\n1.1", out.stderr
+    context = ssl.create_default_context(cafile=str(cafile))
+    with httpx.Client(base_url=server.url, verify=context, http2=True, timeout=10) as client:
+        response = client.get("/scope")
+        assert response.http_version == "HTTP/2"
+        assert response.json()["scheme"] == "https"
+        body = b"z" * 300_000
+        assert client.post("/echo", content=body).content == body
+
+
+def test_no_http2_option_turns_it_off(start_server) -> None:
+    server = start_server("testapp:app", "--no-http2")
+    out = curl("--http2-prior-knowledge", server.url + "/")
+    assert out.returncode != 0 or out.stdout != "hello"
+
+
+# ---- requests and responses ----------------------------------------------------------------------
+
+
+def test_bodies_both_ways_trailers_and_early_hints(server: ServerProcess) -> None:
+    client = RawClient(server)
+    body = b"q" * 1_000_000  # larger than both receive windows: credit comes back as the app reads
+    sid = client.request("/echo", "POST", [("content-length", str(len(body)))], end=False)
+    view = memoryview(body)
+    while view:
+        window = min(
+            client.conn.local_flow_control_window(sid), client.conn.max_outbound_frame_size
+        )
+        if window <= 0:
+            client.pump(lambda: client.conn.local_flow_control_window(sid) > 0)
+            continue
+        client.conn.send_data(sid, bytes(view[:window]))
+        view = view[window:]
+        client.flush()
+    client.conn.end_stream(sid)
+    client.flush()
+    status, _, echoed = client.response(sid)
+    assert (status, echoed) == (200, body)
+
+    sid = client.request("/trailers", headers=[("te", "trailers")])
+    client.pump(lambda: client.ended(sid))
+    trailers = [e for e in client.events if isinstance(e, h2.events.TrailersReceived)]
+    assert trailers and (b"x-checksum", b"abc") in trailers[0].headers
+
+    sid = client.request("/early-hints")
+    client.pump(lambda: client.ended(sid))
+    informational = [
+        e for e in client.events if isinstance(e, h2.events.InformationalResponseReceived)
+    ]
+    assert informational and (b":status", b"103") in informational[0].headers
+    client.close()
+
+
+def test_head_and_204_carry_no_body(server: ServerProcess) -> None:
+    client = RawClient(server)
+    sid = client.request("/", "HEAD")
+    status, headers, body = client.response(sid)
+    assert (status, body) == (200, b"")
+    sid = client.request("/status?code=204")
+    status, headers, body = client.response(sid)
+    assert status == 204 and body == b"" and "content-length" not in headers
+    client.close()
+
+
+def test_malformed_request_fails_its_stream_only(server: ServerProcess) -> None:
+    # RFC 9113 §8.1.1: a malformed request is a stream error; the connection and other streams live.
+    client = RawClient(server, validate=False)
+    good = client.request("/")
+    bad = client.request("/", headers=[("x-bad", "a\x00b")])
+    upper = client.request("/", headers=[("X-Upper", "1")])
+    after = client.request("/")
+    assert client.response(good)[::2] == (200, b"hello")
+    for sid in (bad, upper):
+        status, _, _ = client.response(sid)
+        assert status == 400 or client.reset_code(sid) == 1
+    assert client.response(after)[::2] == (200, b"hello")
+    client.close()
+
+
+def test_reset_stream_disconnects_its_cycle(server: ServerProcess) -> None:
+    client = RawClient(server)
+    sid = client.request("/wait-disconnect")
+    time.sleep(0.2)
+    client.conn.reset_stream(sid, 0x8)  # CANCEL
+    client.flush()
+    other = client.request("/")
+    assert client.response(other)[::2] == (200, b"hello")
+    client.close()
+
+
+# ---- real tools ----------------------------------------------------------------------------------
+
+
+def test_nghttp_many_streams(server: ServerProcess) -> None:
+    out = subprocess.run(
+        [require_tool("nghttp"), "-n", "-s", "-m", "20", server.url + "/"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("200") >= 20
+
+
+def test_h2load_has_no_failures(server: ServerProcess) -> None:
+    out = subprocess.run(
+        [require_tool("h2load"), "-n", "2000", "-c", "4", "-m", "10", server.url + "/"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "2000 succeeded, 0 failed, 0 errored" in out.stdout, out.stdout
+
+
+# ---- WebSocket over HTTP/2 (RFC 8441) ------------------------------------------------------------
+
+
+def test_websocket_over_http2(start_server) -> None:
+    server = start_server("wsapp:raw_app")
+    client = RawClient(server)
+    client.pump(lambda: any(isinstance(e, h2.events.RemoteSettingsChanged) for e in client.events))
+    settings = client.conn.remote_settings
+    assert settings.enable_connect_protocol == 1  # RFC 8441 §3
+    sid = client.conn.get_next_available_stream_id()
+    client.conn.send_headers(
+        sid,
+        [
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "http"),
+            (":path", "/echo"),
+            (":authority", "t"),
+            ("sec-websocket-version", "13"),
+        ],
+    )
+    client.flush()
+    client.pump(
+        lambda: any(
+            isinstance(e, h2.events.ResponseReceived) and e.stream_id == sid for e in client.events
+        )
+    )
+    response = next(e for e in client.events if isinstance(e, h2.events.ResponseReceived))
+    assert (b":status", b"200") in response.headers  # RFC 8441 §5: 200, not 101
+    peer = ws.ClientConnection()
+    peer.send(ws.TextMessage("over h2"))
+    client.conn.send_data(sid, b"".join(peer.data_to_send()))
+    client.flush()
+    received: list[Any] = []
+
+    def got_message() -> bool:
+        for event in client.events:
+            if isinstance(event, h2.events.DataReceived) and event.stream_id == sid:
+                peer.receive_data(event.data)
+        client.events = [e for e in client.events if not isinstance(e, h2.events.DataReceived)]
+        received.extend(peer.events_received())
+        return any(isinstance(e, ws.TextMessage) for e in received)
+
+    client.pump(got_message)
+    assert any(isinstance(e, ws.TextMessage) and "over h2" in e.text for e in received)
+    client.close()
+
+
+GET = [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "t")]
+
+
+# ---- abuse ---------------------------------------------------------------------------------------
+
+
+def test_rapid_reset_does_not_hurt_another_client(server: ServerProcess) -> None:
+    # CVE-2023-44487: HEADERS then RST_STREAM, over and over. The attacker's connection ends with a
+    # GOAWAY; a well-behaved client keeps getting answers within a second meanwhile.
+    stop = threading.Event()
+    latencies: list[float] = []
+
+    def good_client() -> None:
+        with httpx.Client(base_url=server.url, timeout=5) as client:
+            while not stop.is_set():
+                start = time.monotonic()
+                assert client.get("/").text == "hello"
+                latencies.append(time.monotonic() - start)
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=good_client)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(latencies) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for _ in range(5):  # five attacking connections, one after the other
+            attacker = RawClient(server)
+            goaway = False
+            try:
+                for _ in range(200):
+                    for _ in range(50):
+                        sid = attacker.conn.get_next_available_stream_id()
+                        attacker.conn.send_headers(sid, GET)
+                        attacker.conn.reset_stream(sid, 0x8)
+                    attacker.flush()
+            except (OSError, h2.exceptions.ProtocolError):
+                pass
+            attacker.sock.settimeout(5)
+            try:
+                while data := attacker.sock.recv(65536):
+                    for event in attacker.conn.receive_data(data):
+                        goaway |= isinstance(event, h2.events.ConnectionTerminated)
+            except (OSError, h2.exceptions.ProtocolError):
+                pass
+            attacker.close()
+            assert goaway
+        count = len(latencies)
+        deadline = time.monotonic() + 10
+        while len(latencies) < count + 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert len(latencies) >= 6
+    assert latencies and max(latencies) < 1.0
+
+
+# ---- shutdown ------------------------------------------------------------------------------------
+
+
+def test_graceful_shutdown_lets_open_streams_finish(start_server) -> None:
+    # RFC 9113 §6.8: a GOAWAY, and the stream already open still gets its whole response.
+    server = start_server("testapp:app")
+    client = subprocess.Popen(
+        [require_tool("curl"), "-s", "--http2-prior-knowledge", server.url + "/slow?delay=1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.4)
+    server.signal(signal.SIGTERM)
+    out, _ = client.communicate(timeout=20)
+    assert out == "slow done"
+    assert server.wait() == 0
