@@ -90,22 +90,32 @@ class ScopeBuilder:
         extensions: dict[str, Any],
     ) -> Scope:
         """The scope of a request that carries a request-target (HTTP/1.1, HTTP/2)."""
-        path, raw_path, query = self._paths(target)
+        # The hot path: written out here rather than through _paths() and _http_scope().
+        if target[:1] == b"/":  # origin-form, the common case
+            raw_path, _, query = target.partition(b"?")
+        else:
+            raw_path, query = split_target(target)
+        path = decode_path(raw_path) if b"%" in raw_path else raw_path.decode("utf-8", "replace")
         root_path = self.root_path
-        scope = _http_scope(
-            http_version,
-            server,
-            client,
-            scheme,
-            method,
-            root_path,
-            path,
-            raw_path,
-            query,
-            headers,
-            self.app_state.copy(),
-            extensions,
-        )
+        if root_path:
+            path = root_path + path
+            raw_path = self._raw_root + raw_path
+        scope: Scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": HTTP_SPEC_VERSION},
+            "http_version": http_version,
+            "server": server,
+            "client": client,
+            "scheme": scheme,
+            "method": method.decode("ascii"),
+            "root_path": root_path,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "headers": headers,
+            "state": self.app_state.copy(),
+            "extensions": extensions,
+        }
         if trusted:
             self.proxy.apply(scope)  # type: ignore[union-attr]
         return scope

@@ -132,6 +132,9 @@ class Services(Protocol):
     shutting_down: bool
     connections: set[Any]  # the open connections, for shutdown
 
+    limit_concurrency: int | None
+    inflight: int  # application coroutines running
+
     def overloaded(self) -> bool:
         """`--limit-concurrency` is reached: new requests get 503."""
         ...

@@ -207,7 +207,8 @@ class H1Driver:
         target = self.request_target = event.target
         self.request_method = event.method
         version = self.request_version = event.http_version
-        if services.overloaded():
+        limit = services.limit_concurrency  # --limit-concurrency (services.overloaded(), inline)
+        if limit is not None and services.inflight >= limit:
             self._reject(503)
             return
         if self.conn.upgrade == b"websocket" and services.config.ws != "none":

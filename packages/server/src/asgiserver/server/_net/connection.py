@@ -48,13 +48,13 @@ class Connection(asyncio.Protocol):
         "_linger_bytes",
         "_lingering",
         "_out",
-        "_read_paused",
         "_timer",
         "alpn",
         "client",
         "closing",
         "driver",
         "loop",
+        "read_paused",
         "secure",
         "server",
         "services",
@@ -80,7 +80,7 @@ class Connection(asyncio.Protocol):
         self.timer_kind = NO_TIMER
         self._timer: asyncio.TimerHandle | None = None
         self._deadline = 0.0
-        self._read_paused = False
+        self.read_paused = False
         self._lingering = False
         self._linger_bytes = 0
         self._out = WriteBatcher(loop)
@@ -136,10 +136,6 @@ class Connection(asyncio.Protocol):
         return self._out.paused
 
     @property
-    def read_paused(self) -> bool:
-        return self._read_paused
-
-    @property
     def closed(self) -> bool:
         transport = self.transport
         return transport is None or transport.is_closing()
@@ -158,14 +154,14 @@ class Connection(asyncio.Protocol):
 
     def pause_reading(self) -> None:
         transport = self.transport
-        if transport is not None and not self._read_paused and not transport.is_closing():
-            self._read_paused = True
+        if transport is not None and not self.read_paused and not transport.is_closing():
+            self.read_paused = True
             transport.pause_reading()
 
     def resume_reading(self) -> None:
         transport = self.transport
-        if transport is not None and self._read_paused and not transport.is_closing():
-            self._read_paused = False
+        if transport is not None and self.read_paused and not transport.is_closing():
+            self.read_paused = False
             transport.resume_reading()
 
     def close(self) -> None:
@@ -193,7 +189,7 @@ class Connection(asyncio.Protocol):
         self.closing = True
         self._lingering = True
         transport.write_eof()
-        if self._read_paused:
+        if self.read_paused:
             self.resume_reading()
         self.arm(LINGER_TIMER, LINGER_SECONDS)
 
