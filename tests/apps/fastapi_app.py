@@ -42,3 +42,15 @@ async def stream() -> StreamingResponse:
             yield f"{i}\n"
 
     return StreamingResponse(numbers(), media_type="text/plain")
+
+
+async def trailers_app(scope, receive, send) -> None:
+    """A raw ASGI endpoint mounted in the FastAPI app: a streamed body, then trailers."""
+    await send({"type": "http.response.start", "status": 200, "headers": [], "trailers": True})
+    for part in (b"a", b"b", b"c"):
+        await send({"type": "http.response.body", "body": part, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+    await send({"type": "http.response.trailers", "headers": [(b"x-digest", b"abc")]})
+
+
+app.mount("/raw-trailers", trailers_app)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -238,6 +239,30 @@ def test_reset_stream_disconnects_its_cycle(server: ServerProcess) -> None:
     client.close()
 
 
+def test_fastapi_and_starlette_over_http2(start_server) -> None:
+    server = start_server("fastapi_app:app")
+    with httpx.Client(base_url=server.url, http1=False, http2=True, timeout=10) as client:
+        response = client.get("/items/5", params={"q": "x"})
+        assert response.http_version == "HTTP/2"
+        assert response.json() == {"item_id": 5, "q": "x"}
+        assert client.post("/items", json={"name": "a", "price": 10}).json()["price_with_tax"] == 12
+        assert client.post("/items", json={"name": "a"}).status_code == 422
+        assert client.get("/stream").text == "0\n1\n2\n3\n4\n"
+    raw = RawClient(server)
+    sid = raw.request("/raw-trailers/", headers=[("te", "trailers")])
+    assert raw.response(sid)[::2] == (200, b"abc")
+    trailers = [e for e in raw.events if isinstance(e, h2.events.TrailersReceived)]
+    assert trailers and (b"x-digest", b"abc") in trailers[0].headers
+    raw.close()
+    assert server.stop() == 0
+
+    mounted = start_server("starlette_mounted:app", "--root-path", "/api")
+    with httpx.Client(base_url=mounted.url, http1=False, http2=True, timeout=10) as client:
+        data = client.get("/items/3").json()
+        assert data["url_for"] == mounted.url + "/api/items/3"
+        assert data["path"] == "/api/items/3"
+
+
 # ---- real tools ----------------------------------------------------------------------------------
 
 
@@ -367,6 +392,79 @@ def test_rapid_reset_does_not_hurt_another_client(server: ServerProcess) -> None
         thread.join(10)
     assert len(latencies) >= 6
     assert latencies and max(latencies) < 1.0
+
+
+def frame(kind: int, flags: int, stream_id: int, payload: bytes) -> bytes:
+    return (
+        len(payload).to_bytes(3, "big")
+        + bytes([kind, flags])
+        + stream_id.to_bytes(4, "big")
+        + payload
+    )
+
+
+def goaway_code(data: bytes) -> int | None:
+    """The error code of the first GOAWAY frame in a server's bytes (RFC 9113 §6.8)."""
+    pos = 0
+    while pos + 9 <= len(data):
+        length = int.from_bytes(data[pos : pos + 3], "big")
+        if data[pos + 3] == 0x7:
+            return int.from_bytes(data[pos + 13 : pos + 17], "big")
+        pos += 9 + length
+    return None
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100
+
+
+@pytest.mark.parametrize("attack", ["continuation", "ping", "settings", "empty-data"])
+def test_floods_end_the_attacker_and_spare_other_clients(
+    server: ServerProcess, attack: str
+) -> None:
+    # RFC 9113 §10.5: each flood ends its connection with a GOAWAY (ENHANCE_YOUR_CALM or
+    # PROTOCOL_ERROR), costs the worker a bounded amount of CPU, and a well-behaved client
+    # on another connection keeps getting answers within a second meanwhile.
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b"")
+    if attack == "continuation":
+        # HEADERS without END_HEADERS (:method GET, :path /, :scheme http), then CONTINUATIONs.
+        burst = frame(1, 0, 1, b"\x82\x84\x86") + frame(9, 0, 1, b"\x40\x01a\x01b") * 20000
+    elif attack == "ping":
+        burst = frame(6, 0, 0, b"12345678") * 20000
+    elif attack == "settings":
+        burst = frame(4, 0, 0, b"") * 20000
+    else:  # empty DATA frames on an open stream (CVE-2019-9518)
+        burst = frame(1, 4, 1, b"\x83\x84\x86\x41\x01t") + frame(0, 0, 1, b"") * 20000
+    latencies: list[float] = []
+    stop = threading.Event()
+
+    def good_client() -> None:
+        with httpx.Client(base_url=server.url, timeout=5) as client:
+            while not stop.is_set():
+                start = time.monotonic()
+                assert client.get("/").text == "hello"
+                latencies.append(time.monotonic() - start)
+                time.sleep(0.02)
+
+    thread = threading.Thread(target=good_client)
+    thread.start()
+    cpu_before = process_cpu_seconds(server.pid)
+    try:
+        with socket.create_connection((server.host, server.port), timeout=10) as sock:
+            with contextlib.suppress(OSError):  # the server may close before reading it all
+                sock.sendall(preface + burst)
+            received = b""
+            with contextlib.suppress(OSError):
+                while data := sock.recv(65536):
+                    received += data
+        assert goaway_code(received) in (0x1, 0xB)  # PROTOCOL_ERROR or ENHANCE_YOUR_CALM
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert latencies and max(latencies) < 1.0
+    assert process_cpu_seconds(server.pid) - cpu_before < 5.0
 
 
 # ---- shutdown ------------------------------------------------------------------------------------
