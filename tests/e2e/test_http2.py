@@ -159,6 +159,26 @@ def test_tls_alpn_negotiates_h2(start_server, tls_files) -> None:
         assert client.post("/echo", content=body).content == body
 
 
+def test_h2c_upgrade_only_when_asked_for(start_server) -> None:
+    # RFC 7540 §3.2: curl --http2 on an http:// URL sends Upgrade: h2c with HTTP2-Settings.
+    server = start_server("testapp:app", "--h2c-upgrade")
+    out = curl("--http2", "-w", "\n%{http_version}", server.url + "/scope")
+    body, _, version = out.stdout.rpartition("\n")
+    assert version == "2", out.stderr
+    scope = json.loads(body)
+    assert scope["http_version"] == "2"
+    names = [name for name, _ in scope["headers"]]
+    assert "upgrade" not in names and "http2-settings" not in names and "connection" not in names
+    # A request with a body is served over HTTP/1.1 (its body would come before the switch).
+    out = curl("--http2", "-w", "\n%{http_version}", "--data-binary", "abc", server.url + "/echo")
+    assert out.stdout == "abc\n1.1", out.stderr
+    assert server.stop() == 0
+    # Off by default (h2c smuggling through proxies that pass Upgrade): HTTP/1.1 answers.
+    plain = start_server("testapp:app")
+    out = curl("--http2", "-w", "\n%{http_version}", plain.url + "/")
+    assert out.stdout == "hello\n1.1", out.stderr
+
+
 def test_no_http2_option_turns_it_off(start_server) -> None:
     server = start_server("testapp:app", "--no-http2")
     out = curl("--http2-prior-knowledge", server.url + "/")

@@ -12,6 +12,7 @@ from asgiserver import h2adapter as h2a
 
 EXPECTED = [
     "ServerConnection",
+    "valid_upgrade_settings",
     "Limits",
     "ErrorCode",
     "Event",
@@ -54,6 +55,7 @@ def test_connection_methods_and_properties() -> None:
     sig = {
         "__init__": "(self, limits: 'Limits | None' = None, *, enable_connect_protocol: 'bool' = False) -> 'None'",
         "initiate": "(self) -> 'None'",
+        "initiate_upgrade": "(self, settings: 'bytes') -> 'None'",
         "receive_data": "(self, data: 'bytes') -> 'None'",
         "receive_eof": "(self) -> 'None'",
         "events_received": "(self) -> 'list[Event]'",

@@ -10,7 +10,7 @@ counts what a peer makes it do (rapid reset, MadeYouReset, CONTINUATION, control
 floods) without a clock.  See README.md for the contract, the limits and the guards.
 """
 
-from ._connection import ServerConnection
+from ._connection import ServerConnection, valid_upgrade_settings
 from ._errors import (
     ErrorCode,
     ExcessiveLoad,
@@ -41,6 +41,7 @@ from ._limits import Limits
 __all__ = [
     # connection
     "ServerConnection",
+    "valid_upgrade_settings",
     "Limits",
     "ErrorCode",
     # events

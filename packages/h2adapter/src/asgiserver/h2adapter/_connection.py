@@ -23,6 +23,8 @@ The private h2 surfaces this relies on (the ``decoder`` attribute, ``open_inboun
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -154,6 +156,35 @@ class _Stream:
         self.dirty = False  # in ServerConnection._held: head or body not handed to h2 yet
 
 
+def _padded(value: bytes) -> bytes:
+    return value + b"=" * (-len(value) % 4)
+
+
+# RFC 9113 §6.5.2: the values a SETTINGS frame may carry, where the RFC bounds them.
+_SETTING_BOUNDS = {0x2: (0, 1), 0x4: (0, _MAX_STREAM_ID), 0x5: (16384, (1 << 24) - 1), 0x8: (0, 1)}
+_BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def valid_upgrade_settings(value: bytes) -> bool:
+    """Whether an HTTP2-Settings field value (RFC 7540 §3.2.1: the base64url payload of a
+    SETTINGS frame, padding omitted) is well formed, so that applying it cannot fail."""
+    value = value.rstrip(b"=")
+    if not value or len(value) > 4096 or value.translate(None, _BASE64URL):
+        return False
+    try:
+        payload = base64.urlsafe_b64decode(_padded(value))
+    except (binascii.Error, ValueError):
+        return False
+    if len(payload) % 6:
+        return False
+    for pos in range(0, len(payload), 6):
+        bounds = _SETTING_BOUNDS.get(int.from_bytes(payload[pos : pos + 2], "big"))
+        value_ = int.from_bytes(payload[pos + 2 : pos + 6], "big")
+        if bounds is not None and not bounds[0] <= value_ <= bounds[1]:
+            return False
+    return True
+
+
 class ServerConnection:
     """The server side of one HTTP/2 connection.  See the package README for the contract."""
 
@@ -243,6 +274,31 @@ class ServerConnection:
         delta = self._limits.connection_window - conn.inbound_flow_control_window
         if delta > 0:
             conn.increment_flow_control_window(delta)
+
+    def initiate_upgrade(self, settings: bytes) -> None:
+        """Start as the server of an HTTP/1.1 `Upgrade: h2c` (RFC 7540 §3.2), instead of initiate().
+
+        ``settings`` is the request's HTTP2-Settings value, checked first with
+        `valid_upgrade_settings()` (the caller must refuse the upgrade otherwise, before its 101).
+        The upgrade request becomes stream 1, half-closed (remote): the caller answers it with
+        ``Response(1, ...)`` as for any request; no Request event is emitted for it. The client
+        still sends the connection preface after the 101 (RFC 7540 §3.5).
+        """
+        if self._initiated:
+            raise LocalProtocolError("initiate_upgrade() must be the first call")
+        if not valid_upgrade_settings(settings):
+            raise LocalProtocolError("invalid HTTP2-Settings value (RFC 7540 §3.2.1)")
+        self._initiated = True
+        conn = self._h2
+        conn.initiate_upgrade_connection(_padded(settings.rstrip(b"=")))
+        delta = self._limits.connection_window - conn.inbound_flow_control_window
+        if delta > 0:
+            conn.increment_flow_control_window(delta)
+        stream = _Stream(1)
+        stream.remote_ended = True
+        self._streams[1] = stream
+        self._highest = 1
+        self._requests += 1
 
     def receive_data(self, data: bytes) -> None:
         if self._failed or self._eof or self._terminated or not data:

@@ -471,6 +471,15 @@ class Config:
             kind="switch",
         ),
     )
+    h2c_upgrade: bool = field(
+        default=False,
+        metadata=cli(
+            HTTP2,
+            "also switch to HTTP/2 on `Upgrade: h2c` (off: a proxy that passes Upgrade through "
+            "would let clients past its per-request rules, h2c smuggling)",
+            kind="switch",
+        ),
+    )
     h2_max_concurrent_streams: int = field(
         default=100,
         metadata=cli(

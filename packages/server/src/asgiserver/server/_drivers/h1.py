@@ -211,9 +211,13 @@ class H1Driver:
         if limit is not None and services.inflight >= limit:
             self._reject(503)
             return
-        if self.conn.upgrade == b"websocket" and services.config.ws != "none":
-            self._on_websocket(event)
-            return
+        upgrade = self.conn.upgrade
+        if upgrade is not None:
+            if upgrade == b"websocket" and services.config.ws != "none":
+                self._on_websocket(event)
+                return
+            if upgrade == b"h2c" and services.config.h2c_upgrade and self._upgrade_h2c(event):
+                return
         scope = services.scopes.http(
             event.method,
             target,
@@ -291,6 +295,41 @@ class H1Driver:
         cycle = self.websocket = WebSocketCycle(scope, channel, self.services.config.ws_max_queue)
         channel.cycle = cycle
         self._starting = cycle.run(self.services.app)
+
+    def _upgrade_h2c(self, event: http1.Request) -> bool:
+        """`Upgrade: h2c` (RFC 7540 §3.2), only with --h2c-upgrade: a proxy that passes Upgrade
+        through would let a client reach us in HTTP/2 past the proxy's per-request rules (h2c
+        smuggling). Refused (the request is served over HTTP/1.1) unless the request has no body,
+        exactly one HTTP2-Settings field, named in Connection, with a valid value (§3.2.1)."""
+        settings: list[bytes] = []
+        connection = b""
+        kept: Headers = []
+        for name, value in event.headers:
+            if name == b"http2-settings":
+                settings.append(value)
+            elif name == b"connection":
+                connection += b"," + value.lower()
+            elif name in (b"content-length", b"transfer-encoding") and value != b"0":
+                return False  # the body would have to be read over HTTP/1.1 first
+            elif name not in (b"upgrade", b"keep-alive", b"proxy-connection", b"te"):
+                kept.append((name, value))  # RFC 9113 §8.2.2: no connection-specific fields
+        tokens = {token.strip(b" \t") for token in connection.split(b",")}
+        if (
+            len(settings) != 1
+            or b"http2-settings" not in tokens
+            or not h2adapter.valid_upgrade_settings(settings[0])
+        ):
+            return False
+        self.sink.timer_kind = NO_TIMER
+        upgrade = [(b"connection", b"Upgrade"), (b"upgrade", b"h2c")]
+        self.conn.send(http1.InformationalResponse(status=101, headers=upgrade))
+        self._write()
+        driver = H2Driver(self.services, self.sink, h2_limits(self.services))
+        self.sink.switch_to(driver)
+        driver.start_upgraded(
+            settings[0], event.method, event.target, kept, self.conn.trailing_data
+        )
+        return True
 
     def open_websocket(self, status: int, headers: Headers) -> bytes | None:
         """Send the 101 that accepts the upgrade; returns the bytes that followed the request, or

@@ -95,6 +95,33 @@ class H2Driver:
         if initial:
             self.receive_data(initial)
 
+    def start_upgraded(
+        self, settings: bytes, method: bytes, target: bytes, headers: Headers, initial: bytes
+    ) -> None:
+        """After the 101 of an `Upgrade: h2c` (RFC 7540 §3.2): the upgrade request is stream 1,
+        its body already complete; then the bytes that followed it (the client's preface)."""
+        self.conn.initiate_upgrade(settings)
+        self._flush()
+        sink = self.sink
+        services = self.services
+        scope = services.scopes.http(
+            method,
+            target,
+            "2",
+            headers,
+            "https" if sink.secure else "http",
+            sink.client,
+            sink.server,
+            self.trusted,
+            {"http.response.trailers": {}, "http.response.early_hint": {}},
+        )
+        stream = H2Stream(self, 1, method, target)
+        cycle = stream.cycle = HTTPCycle(scope, stream, services.defaults, True, sink.time())
+        self.streams[1] = stream
+        services.start_cycle(cycle.run(services.app))
+        if initial:
+            self.receive_data(initial)
+
     # ---- connection input --------------------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
