@@ -107,15 +107,42 @@ def uvicorn_h11(loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
 SERVERS = {"asgiserver": ours, "uvicorn-httptools": uvicorn_httptools, "uvicorn-h11": uvicorn_h11}
 
 
-async def drive(factory: Any, requests: int) -> float:
+def h2_requests(count: int) -> list[bytes]:
+    """The same browser GET as HTTP/2 frames, one stream each, made in advance by an h2 client
+    (the first carries the preface and a connection window large enough for every response)."""
+    import h2.config
+    import h2.connection
+    import h2.settings
+
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.local_settings = h2.settings.Settings(
+        client=True, initial_values={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1}
+    )
+    client.initiate_connection()
+    client.increment_flow_control_window(2**31 - 1 - 65535)
+    head, _, _ = REQUEST.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    fields = [tuple(line.split(b": ", 1)) for line in lines[1:]]
+    fields = [(n.lower(), v) for n, v in fields if n.lower() not in (b"host", b"connection")]
+    base = [(b":method", b"GET"), (b":path", b"/plaintext"), (b":scheme", b"http")]
+    base.append((b":authority", b"localhost:8000"))
+    frames = []
+    for index in range(count):
+        client.send_headers(1 + 2 * index, base + fields, end_stream=True)
+        frames.append(client.data_to_send())
+    return frames
+
+
+async def drive(factory: Any, requests: int, http2: bool = False) -> float:
     loop = asyncio.get_running_loop()
     protocol = factory(loop)
     transport = FakeTransport()
     protocol.connection_made(transport)  # type: ignore[arg-type]
+    wire = h2_requests(requests) if http2 else [REQUEST] * requests
     start = time.perf_counter()
-    for _ in range(requests):
+    for data in wire:
         waiter = transport.waiter = loop.create_future()
-        protocol.data_received(REQUEST)
+        protocol.data_received(data)
         await waiter
     elapsed = time.perf_counter() - start
     protocol.connection_lost(None)
@@ -129,6 +156,7 @@ def main() -> int:
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset")
+    parser.add_argument("--http2", action="store_true", help="asgiserver over HTTP/2 (h2c)")
     args, _ = parser.parse_known_args()
     if args.loop == "uvloop":
         import uvloop
@@ -138,19 +166,20 @@ def main() -> int:
         new_loop = asyncio.new_event_loop
     best: dict[str, float] = {}
     available = {}
-    for name, factory in SERVERS.items():
+    servers = {"asgiserver": ours} if args.http2 else SERVERS
+    for name, factory in servers.items():
         if name not in args.servers.split(","):
             continue
         try:
             with asyncio.Runner(loop_factory=new_loop) as runner:
-                runner.run(drive(factory, 10))
+                runner.run(drive(factory, 10, args.http2))
             available[name] = factory
         except ImportError as exc:
             print(f"{name}: not installed ({exc})")
     for _ in range(args.repeats):  # interleaved rounds, best of each
         for name, factory in available.items():
             with asyncio.Runner(loop_factory=new_loop) as runner:
-                us = runner.run(drive(factory, args.requests))
+                us = runner.run(drive(factory, args.requests, args.http2))
             best[name] = min(best.get(name, float("inf")), us)
     ours_us = best.get("asgiserver")
     print(f"\nper-request protocol cost on a fake transport ({args.loop}), best of {args.repeats}:")

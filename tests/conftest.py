@@ -13,6 +13,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,70 @@ def recv_until_closed(sock: socket.socket, timeout: float = 10) -> bytes:
     except ConnectionResetError:
         pass
     return bytes(data)
+
+
+# ---- real proxies in front of the server ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def listening_process(argv: list[str], port: int, name: str) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `argv` until it listens on 127.0.0.1:`port` (10 s at most); stop it by PID afterwards."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    error = proc.stderr.read() if proc.poll() is not None else b""  # type: ignore[union-attr]
+                    raise AssertionError(f"{name} did not start: {error!r}") from None
+                time.sleep(0.05)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+NGINX_CONF = """
+{user}
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 512; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+{http}
+}}
+"""
+
+
+@contextmanager
+def running_nginx(tmp: Path, port: int, http: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real nginx with its own configuration (`http` is the inside of its http block), its files
+    in `tmp`, listening on 127.0.0.1:`port`, stopped by PID."""
+    binary = require_tool("nginx")
+    # As root, nginx workers would drop to "nobody", who cannot write into the private temp dir.
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, http=http))
+    argv = [binary, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")]
+    with listening_process(argv, port, "nginx") as proc:
+        yield proc

@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import pytest
 
 from asgiserver import http1, ws
 
-from conftest import IN_CI, ServerProcess, require_tool
+from conftest import IN_CI, ServerProcess, free_port, running_nginx
 
 TIMEOUT = 10
 
@@ -125,63 +123,22 @@ def test_http1_client_download_and_close(http_server: ServerProcess) -> None:
         client.close()
 
 
-NGINX_CONF = """
-{user}
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
+NGINX_HTTP = """
     server {{
         listen 127.0.0.1:{port};
         location = /hello {{ return 200 "hello from nginx"; }}
         location / {{ root {tmp}/www; }}
     }}
-}}
 """
 
 
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[int]:
-    binary = require_tool("nginx")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     (tmp_path / "www").mkdir()
     (tmp_path / "www" / "big.bin").write_bytes(os.urandom(200_000))
-    user = "user root;" if os.geteuid() == 0 else ""
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(user=user, tmp=tmp_path, port=port))
-    proc = subprocess.Popen(
-        [binary, "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("nginx did not start") from None
-                time.sleep(0.05)
+    with running_nginx(tmp_path, port, NGINX_HTTP.format(tmp=tmp_path, port=port)):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def test_http1_client_against_nginx(nginx: int, tmp_path: Path) -> None:

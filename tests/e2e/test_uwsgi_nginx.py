@@ -7,30 +7,15 @@ import contextlib
 import os
 import socket
 import struct
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import ServerProcess, recv_until_closed, require_tool
+from conftest import ServerProcess, free_port, recv_until_closed, require_tool, running_nginx
 
-NGINX_CONF = """
-{user}
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 512; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
+NGINX_HTTP = """
     client_max_body_size 200m;
     server {{
         listen 127.0.0.1:{port};
@@ -46,14 +31,7 @@ http {{
             uwsgi_pass 127.0.0.1:{upstream};
         }}
     }}
-}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -63,42 +41,13 @@ def uwsgi_server(start_server) -> ServerProcess:
 
 @pytest.fixture
 def nginx(uwsgi_server: ServerProcess, tmp_path: Path) -> Iterator[str]:
-    binary = require_tool("nginx")
     params = Path("/etc/nginx/uwsgi_params")
-    if not params.exists():
+    if require_tool("nginx") and not params.exists():
         pytest.fail("nginx is installed without /etc/nginx/uwsgi_params")
     port = free_port()
-    # As root, nginx workers would drop to "nobody", who cannot write into the private temp dir.
-    user = "user root;" if os.geteuid() == 0 else ""
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(
-        NGINX_CONF.format(
-            user=user, tmp=tmp_path, port=port, upstream=uwsgi_server.port, params=params
-        )
-    )
-    proc = subprocess.Popen(
-        [binary, "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"nginx did not start: {proc.stderr.read()!r}") from None  # type: ignore[union-attr]
-                time.sleep(0.05)
+    http = NGINX_HTTP.format(port=port, upstream=uwsgi_server.port, params=params)
+    with running_nginx(tmp_path, port, http):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def test_get_and_post_echo_through_nginx(nginx: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -11,23 +12,29 @@ from asgiserver.server._config import (
     GROUPS,
     Config,
     Option,
+    access_log_format,
+    access_path,
     cert_reqs,
     header,
     integer,
     octal,
     positive,
     seconds,
+    trusted_peer,
+    workers_count,
 )
 from asgiserver.server._net.sockets import bind_specs, parse_tcp
 
-ALL_ENV = {var for opt in OPTIONS for var in opt.env}
+ALL_ENV = {var for opt in OPTIONS for var in opt.env} | {"ASGISERVER_CONFIG"}
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The tests' own environment must not leak in (a developer's ASGISERVER_PORT, say)."""
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The tests' own environment must not leak in (a developer's ASGISERVER_PORT, say), nor an
+    asgiserver.toml or pyproject.toml in the working directory."""
     for var in ALL_ENV:
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
 
 
 def config(*argv: str) -> Config:
@@ -118,10 +125,14 @@ SAMPLES = {
     str: "x",
     integer: "7",
     positive: "7",
+    workers_count: "7",
+    access_path: "/health*",
+    access_log_format: "%(h)s %(r)s",
     seconds: "7.5",
     octal: "17",
     header: "x-a:1",
     cert_reqs: "required",
+    trusted_peer: "10.0.0.0/8",
 }
 OPTION_LIST = [opt for opt in OPTIONS if opt.kind != "argument"]
 
@@ -258,6 +269,11 @@ def test_aliases(alias: str, option: str) -> None:
         ["--no-reload"],
         ["--unknown"],
         ["--ssl-keyfile", "key.pem"],
+        ["--access-log-format", "%(zz)s"],
+        ["--access-log-format", "%({server}o)s"],
+        ["--access-log-exclude", "health"],
+        ["--log-format", "xml"],
+        ["--workers", "many"],
     ],
 )
 def test_bad_options_exit_2_with_one_line(

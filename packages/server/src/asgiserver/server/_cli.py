@@ -1,8 +1,9 @@
 """`asgiserver module:app [options]`: the command-line interface.
 
 The parser is generated from the `Option` metadata of the `Config` fields. Every option can also
-come from an environment variable `ASGISERVER_<OPTION>` (dashes as underscores); the command line
-wins, and the field's default applies when neither sets it.
+come from an environment variable `ASGISERVER_<OPTION>` (dashes as underscores) or a TOML file
+(`--config`, `asgiserver.toml`, `[tool.asgiserver]` in pyproject.toml): command line >
+environment > file > default (`_config_file.py`).
 """
 
 from __future__ import annotations
@@ -12,20 +13,21 @@ import dataclasses
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from asgiserver.server import __version__
-from asgiserver.server._config import GROUPS, LOGGING, Config, Option, options
+from asgiserver.server._config import GROUPS, Config, Option
+from asgiserver.server._config_file import LOG_CONFIG, OPTIONS, layered, render
+from asgiserver.server._config_file import from_environment as _from_environment
+from asgiserver.server._importer import AppLoadError, load_app
 from asgiserver.server._run import EXIT_USAGE, run_config
 
-# Not a Config field: run_config() takes it beside the Config.
-LOG_CONFIG = Option(
-    LOGGING,
-    "logging configuration: a dictConfig .json file or a fileConfig .ini file",
-    name="log-config",
-    field="log_config",
-)
-OPTIONS: tuple[Option, ...] = (*options(), LOG_CONFIG)
+__all__ = ["LOG_CONFIG", "OPTIONS", "build_parser", "config_from_args", "main", "resolve"]
+
+EXIT_ERROR = 1
+# Command-line only: not options of the server, so neither variables nor file keys.
+_META = ("config_file", "print_config", "check_config")
 _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}
 
 
@@ -68,8 +70,10 @@ def _help(opt: Option) -> str:
 def _add(group: argparse._ActionsContainer, opt: Option) -> None:
     kwargs: dict[str, Any] = {"help": _help(opt)}
     kind = opt.kind
-    if kind == "argument":
-        group.add_argument(opt.field, metavar=opt.metavar, **kwargs)
+    if kind == "argument":  # optional here: the file may name it
+        group.add_argument(
+            opt.field, metavar=opt.metavar, nargs="?", default=argparse.SUPPRESS, **kwargs
+        )
         return
     kwargs["dest"] = opt.field
     kwargs["default"] = argparse.SUPPRESS  # absent from the namespace unless given
@@ -101,6 +105,28 @@ def build_parser() -> argparse.ArgumentParser:
     groups = {title: parser.add_argument_group(title) for title in GROUPS}
     for opt in OPTIONS:
         _add(parser if opt.kind == "argument" else groups[opt.group], opt)
+    config = parser.add_argument_group("configuration")
+    config.add_argument(
+        "--config",
+        dest="config_file",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="TOML file of options (default: ./asgiserver.toml, else [tool.asgiserver] in "
+        "./pyproject.toml; env ASGISERVER_CONFIG); the environment and the command line win",
+    )
+    config.add_argument(
+        "--print-config",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the effective configuration as TOML, with where each value comes from, "
+        "and exit without importing the application",
+    )
+    config.add_argument(
+        "--check-config",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="check the configuration and import the application, then exit (1 if it fails)",
+    )
     return parser
 
 
@@ -109,32 +135,35 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
 
     Raises ValueError, naming the variable, for a value that does not parse.
     """
-    values: dict[str, Any] = {}
-    for opt in OPTIONS:
-        for var in opt.env:
-            if text := environ.get(var):
-                try:
-                    values[opt.field] = opt.from_text(text)
-                except ValueError as exc:
-                    raise ValueError(f"{var}: {exc}") from None
-                break
-    return values
+    return _from_environment(environ)[0]
 
 
-def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Each option's value, by precedence: command line > environment > command-line default.
+def resolve_with_sources(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each option's value, by precedence: command line > environment > file > default, and
+    where each one comes from. Options that no layer sets are left out (the field's default)."""
+    environ = os.environ if environ is None else environ
+    given = {
+        name: tuple(value) if isinstance(value, list) else value
+        for name, value in vars(args).items()  # only what was given: every default is SUPPRESS
+        if name not in _META
+    }
+    config_file = getattr(args, "config_file", None) or environ.get("ASGISERVER_CONFIG") or None
+    return layered(given, environ, config_file, cwd)
 
-    Options that none of them sets are left out, so the Config field's default applies.
-    """
-    values = {opt.field: opt.cli_default for opt in OPTIONS if opt.cli_default is not None}
-    values.update(from_environment(os.environ if environ is None else environ))
-    for name, value in vars(args).items():  # only what was given: every default is SUPPRESS
-        values[name] = tuple(value) if isinstance(value, list) else value
-    return values
+
+def resolve(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> dict[str, Any]:
+    """Each option's value, by precedence: command line > environment > file > default."""
+    return resolve_with_sources(args, environ, cwd)[0]
 
 
-def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Config:
-    values = resolve(args, environ)
+def config_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Config:
+    values = resolve(args, environ, cwd)
     values.pop(LOG_CONFIG.field, None)
     return Config(**values)
 
@@ -143,11 +172,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        values = resolve(args)
+        values, sources = resolve_with_sources(args)
+        if getattr(args, "print_config", False):
+            sys.stdout.write(render(values, sources))
+            sys.exit(0)
         log_config = values.pop(LOG_CONFIG.field, None)
+        if not values.get("app"):
+            raise ValueError("the following arguments are required: APP")
         if values.get("ssl_keyfile") and not values.get("ssl_certfile"):
             raise ValueError("--ssl-keyfile needs --ssl-certfile")
         config = Config(**values)
     except ValueError as exc:
         parser.error(str(exc))
+    if getattr(args, "check_config", False):
+        sys.exit(check_config(config))
     sys.exit(run_config(config, log_config=log_config))
+
+
+def check_config(config: Config) -> int:
+    """`--check-config`: import the application as a worker would; 0, or 1 with the error."""
+    try:
+        load_app(
+            config.app, factory=config.factory, app_dir=config.app_dir, interface=config.interface
+        )
+    except AppLoadError as exc:
+        print(f"asgiserver: error loading ASGI app: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"asgiserver: configuration OK, application {config.app} imported")
+    return 0

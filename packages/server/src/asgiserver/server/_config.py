@@ -7,9 +7,13 @@ field, and the command line is generated from them (`_cli.py`).
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, Final, Literal, final, get_args
 
 InterfaceName = Literal["auto", "asgi3", "asgi2"]
@@ -18,6 +22,7 @@ LifespanName = Literal["auto", "on", "off"]
 ProtocolName = Literal["http", "uwsgi"]
 WebSocketName = Literal["auto", "none"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+LogFormat = Literal["text", "json"]
 
 # How an option's value is written outside Python:
 #   "value"     one value: `--port 80`
@@ -140,6 +145,125 @@ def header(text: str) -> tuple[str, str]:
     if not sep or not name.strip():
         raise ValueError(f"expected NAME:VALUE, not {text!r}")
     return name.strip(), value.strip()
+
+
+def cpu_limit(cgroup_root: str | None = None, affinity: int | None = None) -> int:
+    """The CPUs this process may use: its cgroup's CPU quota (v2 `cpu.max`, else v1
+    `cpu.cfs_quota_us` / `cpu.cfs_period_us`), rounded up, never more than the affinity mask.
+
+    The quota is the smallest found from this process's own cgroup up to the root of the
+    hierarchy (a parent's quota limits its children). `cgroup_root` (also from the variable
+    `ASGISERVER_CGROUP_ROOT`, for tests and unusual mounts) is where the hierarchy is mounted.
+    """
+    if affinity is None:
+        affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+        affinity = affinity or os.cpu_count() or 1
+    root = Path(cgroup_root or os.environ.get("ASGISERVER_CGROUP_ROOT") or "/sys/fs/cgroup")
+    quota = _cgroup_quota(root, _own_cgroups())
+    return max(1, min(affinity, quota)) if quota is not None else affinity
+
+
+def _own_cgroups() -> dict[str, str]:
+    """This process's cgroup path per hierarchy ("" for v2) from /proc/self/cgroup."""
+    paths: dict[str, str] = {}
+    try:
+        text = Path("/proc/self/cgroup").read_text()
+    except OSError:
+        return paths
+    for line in text.splitlines():
+        _, controllers, path = line.split(":", 2)
+        for name in controllers.split(",") if controllers else [""]:
+            paths[name] = path
+    return paths
+
+
+def _candidates(base: Path, path: str) -> list[Path]:
+    """The cgroup directory of `path` under `base` and each of its ancestors up to `base`."""
+    parts = [part for part in path.split("/") if part]
+    return [base.joinpath(*parts[:n]) for n in range(len(parts), -1, -1)]
+
+
+def _cgroup_quota(root: Path, own: dict[str, str]) -> int | None:
+    quotas: list[int] = []
+    for directory in _candidates(root, own.get("", "/")):  # cgroup v2
+        try:
+            text_limit, text_period = (directory / "cpu.max").read_text().split()[:2]
+            if text_limit == "max":
+                continue
+            limit, period = int(text_limit), int(text_period)
+        except (OSError, ValueError):
+            continue
+        if limit > 0 and period > 0:
+            quotas.append(-(-limit // period))
+    if quotas:
+        return min(quotas)
+    for name in ("cpu,cpuacct", "cpu", "cpuacct,cpu"):  # cgroup v1
+        for directory in _candidates(root / name, own.get("cpu", "/")):
+            try:
+                limit = int((directory / "cpu.cfs_quota_us").read_text())
+                period = int((directory / "cpu.cfs_period_us").read_text())
+            except (OSError, ValueError):
+                continue
+            if limit > 0 and period > 0:
+                quotas.append(-(-limit // period))
+        if quotas:
+            return min(quotas)
+    return None
+
+
+def workers_count(text: str) -> int:
+    """A positive number of workers, or `auto`: the CPUs this process may use (`cpu_limit`)."""
+    if text.strip().lower() == "auto":
+        return cpu_limit()
+    try:
+        return positive(text)
+    except ValueError:
+        raise ValueError(f"expected a number > 0 or auto, not {text!r}") from None
+
+
+def trusted_peer(text: str) -> str:
+    """An entry of --forwarded-allow-ips: an address, a network, `unix` or `*`."""
+    text = text.strip()
+    if text not in ("*", "unix"):
+        try:
+            if "/" in text:
+                ipaddress.ip_network(text, strict=False)
+            else:
+                ipaddress.ip_address(text)
+        except ValueError:
+            raise ValueError(f"expected an address, a network, unix or *, not {text!r}") from None
+    return text
+
+
+def access_path(text: str) -> str:
+    if not text.startswith("/") and text != "*":
+        raise ValueError(f"expected a path starting with /, not {text!r}")
+    return text
+
+
+# gunicorn's access log atoms that `--access-log-format` knows, besides `{name}i` request headers.
+ACCESS_ATOMS: Final = frozenset("hlutrmUqHsBbfaTDMLp")
+_ATOM_KEY: Final = re.compile(r"%\(([^)]*)\)")
+_HEADER_ATOM: Final = re.compile(r"\{[^{}]+\}i")
+
+
+class _Probe(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "-"
+
+
+def access_log_format(text: str) -> str:
+    """A gunicorn-style access log format: `%(h)s %(r)s %({user-agent}i)s`..."""
+    for key in _ATOM_KEY.findall(text):
+        if key.endswith("}o"):
+            raise ValueError(f"response header atoms are not supported: %({key})s")
+        if key not in ACCESS_ATOMS and not _HEADER_ATOM.fullmatch(key):
+            raise ValueError(f"unknown atom %({key})s")
+    try:
+        text % _Probe()
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"bad format {text!r}: {exc}") from None
+    return text
 
 
 CERT_REQS: Final = {
@@ -274,9 +398,10 @@ class Config:
         default=None,
         metadata=cli(
             SUPERVISION,
-            "number of worker processes (default: $WEB_CONCURRENCY, else one process without a master)",
+            "number of worker processes, or auto: the CPUs this process may use (cgroup CPU "
+            "quota, affinity mask) (default: $WEB_CONCURRENCY, else one process without a master)",
             aliases=("-w",),
-            parse=positive,
+            parse=workers_count,
             env_fallbacks=("WEB_CONCURRENCY",),
         ),
     )
@@ -391,15 +516,27 @@ class Config:
     proxy_headers: bool = field(
         default=True,
         metadata=cli(
-            RESPONSES, "trust X-Forwarded-For/-Proto from --forwarded-allow-ips", kind="switch"
+            RESPONSES,
+            "take client, scheme, host and prefix from the proxy headers of --forwarded-allow-ips",
+            kind="switch",
+        ),
+    )
+    proxy_headers_style: Literal["x-forwarded", "forwarded"] = field(
+        default="x-forwarded",
+        metadata=cli(
+            RESPONSES,
+            "the header family the proxy in front sets: X-Forwarded-For/-Proto/-Host/-Port/-Prefix, "
+            "or RFC 7239 Forwarded; the other is never trusted",
+            choices=("x-forwarded", "forwarded"),
         ),
     )
     forwarded_allow_ips: tuple[str, ...] = field(
         default=("127.0.0.1", "::1"),
         metadata=cli(
             RESPONSES,
-            "comma-separated trusted proxy addresses or networks, or *",
+            "comma-separated trusted proxy addresses or networks, unix (unix-socket peers), or *",
             kind="list",
+            parse=trusted_peer,
             env_fallbacks=("FORWARDED_ALLOW_IPS",),
         ),
     )
@@ -419,6 +556,7 @@ class Config:
             PROTOCOL,
             "comma-separated addresses or networks allowed to connect with --protocol uwsgi, or *",
             kind="list",
+            parse=trusted_peer,
         ),
     )
 
@@ -612,6 +750,36 @@ class Config:
     access_log: bool = field(
         default=True,
         metadata=cli(LOGGING, "one line per response on stdout (asgiserver.access)", kind="switch"),
+    )
+    access_log_format: str | None = field(
+        default=None,
+        metadata=cli(
+            LOGGING,
+            "text access lines with gunicorn's atoms, e.g. '%(h)s %(l)s %(u)s %(t)s \"%(r)s\" "
+            '%(s)s %(b)s "%(f)s" "%(a)s" %(D)s\' and %({name}i)s for a request header '
+            "(default: the built-in format)",
+            parse=access_log_format,
+            metavar="FORMAT",
+        ),
+    )
+    log_format: LogFormat = field(
+        default="text",
+        metadata=cli(
+            LOGGING,
+            "json: one JSON object per line on stdout and stderr, for log pipelines",
+            choices=get_args(LogFormat),
+        ),
+    )
+    access_log_exclude: tuple[str, ...] = field(
+        default=(),
+        metadata=cli(
+            LOGGING,
+            "leave successful requests for this path out of the access log: an exact path, or a "
+            "prefix ending in * (repeatable; responses >= 500 are still logged)",
+            kind="repeat",
+            parse=access_path,
+            metavar="PATH",
+        ),
     )
 
     # TLS.

@@ -40,9 +40,16 @@ def run(app: ASGIApp | str, **options: Any) -> int:
 
 
 def run_config(config: Config, log_config: str | None = None) -> int:
+    _logging.configure(
+        config.log_level,
+        config.access_log,
+        log_config,
+        config.log_format,
+        config.access_log_exclude,
+        config.access_log_format,
+    )
     if config.supervised:
         return run_supervisor(config, log_config)
-    _logging.configure(config.log_level, config.access_log, log_config)
     try:
         app = load_app(
             config.app, factory=config.factory, app_dir=config.app_dir, interface=config.interface

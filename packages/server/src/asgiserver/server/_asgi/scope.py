@@ -5,7 +5,9 @@ include it, so that PATH_INFO is `path` minus `root_path`, as uvicorn (0.26+), S
 asgiref's WSGI adapter read it. With `--root-path /api`, a request for `/items` gets `path`
 `/api/items`. Behind a gateway that passes SCRIPT_NAME and PATH_INFO (uwsgi), `path` is SCRIPT_NAME +
 PATH_INFO, unless PATH_INFO already starts with SCRIPT_NAME (nginx's stock `$document_uri` does).
-Trusted proxy headers are applied here, before the application or the access log sees the scope.
+Trusted proxy headers (`proxy.py`) are applied here, before the application, the access log or
+`--limit-concurrency` sees the request: `client`, `scheme`, `server`, the `host` header and, for
+`X-Forwarded-Prefix`, `root_path`, `path` and `raw_path` (the prefix goes in front of all three).
 """
 
 from __future__ import annotations
@@ -60,11 +62,11 @@ class ScopeBuilder:
     def trusts_peer(self, client: Client) -> bool:
         """Whether proxy headers from this direct peer are honoured (decided once per connection).
 
-        A unix-socket peer (no address) is trusted only when everything is."""
+        A unix-socket peer (no address) is trusted when `--forwarded-allow-ips` says `unix` or `*`."""
         proxy = self.proxy
         if proxy is None:
             return False
-        return proxy.trusted.everything if client is None else proxy.trusts(client[0])
+        return proxy.trusted.unix if client is None else proxy.trusts(client[0])
 
     def _paths(self, target: bytes) -> tuple[str, bytes, bytes]:
         """(path, raw_path, query_string) of a request-target, below the root path."""

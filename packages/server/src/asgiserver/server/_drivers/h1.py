@@ -93,6 +93,7 @@ class H1Driver:
         "_preface",
         "_starting",
         "_write_out",
+        "client",
         "conn",
         "cycle",
         "last_body_time",
@@ -127,6 +128,7 @@ class H1Driver:
         self.last_body_time = 0.0
         self._denial_status = 0
         self.trusted = services.scopes.trusts_peer(sink.client)
+        self.client = sink.client  # the resolved client of the request, for the access log
         sink.arm(HEAD_TIMER, services.config.timeout_request_head)
 
     # ---- connection input --------------------------------------------------------------------------
@@ -207,10 +209,6 @@ class H1Driver:
         target = self.request_target = event.target
         self.request_method = event.method
         version = self.request_version = event.http_version
-        limit = services.limit_concurrency  # --limit-concurrency (services.overloaded(), inline)
-        if limit is not None and services.inflight >= limit:
-            self._reject(503)
-            return
         upgrade = self.conn.upgrade
         if upgrade is not None:
             if upgrade == b"websocket" and services.config.ws != "none":
@@ -218,6 +216,7 @@ class H1Driver:
                 return
             if upgrade == b"h2c" and services.config.h2c_upgrade and self._upgrade_h2c(event):
                 return
+        # The scope (with trusted proxy headers resolved) comes first: the 503 is logged with it.
         scope = services.scopes.http(
             event.method,
             target,
@@ -229,6 +228,11 @@ class H1Driver:
             self.trusted,
             {"http.response.trailers": {}, "http.response.early_hint": {}},
         )
+        self.client = scope["client"]
+        limit = services.limit_concurrency  # --limit-concurrency (services.overloaded(), inline)
+        if limit is not None and services.inflight >= limit:
+            self._reject(503)
+            return
         cycle = self.cycle = HTTPCycle(scope, self, services.defaults, False, sink.time())
         self._starting = cycle.run(services.app)
 
@@ -291,6 +295,10 @@ class H1Driver:
             list(handshake.subprotocols),
             self.trusted,
         )
+        self.client = scope["client"]
+        if self.services.overloaded():
+            self._reject(503)
+            return
         channel = WSChannel(self.services, sink, handshake, self)
         cycle = self.websocket = WebSocketCycle(scope, channel, self.services.config.ws_max_queue)
         channel.cycle = cycle
@@ -520,14 +528,20 @@ class H1Driver:
     def _log_request(self, status: int, size: int, start: float | None) -> None:
         if not self.services.access_log:
             return
-        if self.request_method:
-            method = self.request_method.decode("ascii", "replace")
-            target = self.request_target.decode("ascii", "backslashreplace")
-            line = f"{method} {target} HTTP/{self.request_version.decode('ascii', 'replace')}"
-        else:
-            line = "-"  # rejected before a request line was parsed
+        cycle = self.cycle
         duration = self.sink.time() - start if start is not None else 0.0
-        log_access(self.sink.client, line, status, size, duration)
+        client = self.client
+        self.client = self.sink.client  # a request rejected before its head is the peer's
+        log_access(
+            client,
+            self.request_method,
+            self.request_target,
+            self.request_version.decode("ascii", "replace"),
+            cycle.scope["headers"] if cycle is not None else None,
+            status,
+            size,
+            duration,
+        )
 
     # ---- deadlines and shutdown --------------------------------------------------------------------
 

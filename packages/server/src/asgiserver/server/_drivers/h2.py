@@ -480,12 +480,13 @@ class H2Stream(_StreamBase):
         cycle = self.cycle
         driver = self.driver
         if cycle is not None and driver.services.access_log:
-            method = self.method.decode("ascii", "replace")
-            target = self.target.decode("ascii", "backslashreplace")
             duration = driver.sink.time() - cycle.start_time
             log_access(
-                driver.sink.client,
-                f"{method} {target} HTTP/2",
+                cycle.scope["client"],  # with trusted proxy headers resolved
+                self.method,
+                self.target,
+                "2",
+                cycle.scope["headers"],
                 cycle.status,
                 cycle.bytes_sent,
                 duration,

@@ -40,7 +40,7 @@ def uwsgi_driver_factory(services: Services) -> DriverFactory:
 
 
 class UwsgiDriver:
-    __slots__ = ("conn", "cycle", "last_body_time", "request_line", "services", "sink")
+    __slots__ = ("conn", "cycle", "last_body_time", "request", "services", "sink")
 
     def __init__(
         self, services: Services, sink: Sink, limits: uwsgi.Limits, allow: TrustedAddresses
@@ -49,7 +49,7 @@ class UwsgiDriver:
         self.sink = sink
         self.conn = uwsgi.ServerConnection(limits=limits)
         self.cycle: HTTPCycle | None = None
-        self.request_line = "-"
+        self.request: tuple[bytes, bytes, str] = (b"", b"", "1.1")  # for the access log
         self.last_body_time = 0.0
         peer = sink.client
         # Peers on a unix socket are local; TCP peers must be on the allow list.
@@ -123,9 +123,7 @@ class UwsgiDriver:
         sink.timer_kind = NO_TIMER
         query = event.query_string
         target = event.raw_path + (b"?" + query if query else b"")
-        method = event.method.decode("ascii", "replace")
-        path = target.decode("ascii", "backslashreplace")
-        self.request_line = f"{method} {path} HTTP/{event.http_version}"
+        self.request = (event.method, target, event.http_version)
         if services.overloaded():
             self._reject(503)
             return
@@ -189,7 +187,17 @@ class UwsgiDriver:
             cycle = self.cycle
             if cycle is not None and self.services.access_log:
                 duration = sink.time() - cycle.start_time
-                log_access(sink.client, self.request_line, cycle.status, cycle.bytes_sent, duration)
+                method, target, version = self.request
+                log_access(
+                    cycle.scope["client"],  # REMOTE_ADDR: nginx's client
+                    method,
+                    target,
+                    version,
+                    cycle.scope["headers"],
+                    cycle.status,
+                    cycle.bytes_sent,
+                    duration,
+                )
             sink.close()
 
     def send_trailers(self, headers: Headers) -> None:

@@ -10,14 +10,17 @@ loop is caught by gunicorn's `--timeout`.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from gunicorn.arbiter import Arbiter  # type: ignore[import-not-found, import-untyped, unused-ignore]
 from gunicorn.workers.base import Worker as _GunicornBase  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
 from asgiserver.server._config import Config
+from asgiserver.server._config_file import layered
 from asgiserver.server._importer import load_app
 from asgiserver.server._process.worker import EXIT_STARTUP_FAILED, Worker, new_loop_factory
 
@@ -27,34 +30,12 @@ class GunicornWorker(_GunicornBase):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cfg = self.cfg
-        self.asgi_config = Config(
-            app="",
-            timeout_keep_alive=float(cfg.keepalive),
-            timeout_graceful_shutdown=float(cfg.graceful_timeout),
-            limit_request_line=max(int(cfg.limit_request_line) or 8190, 256),
-            limit_request_fields=int(cfg.limit_request_fields) or 100,
-            limit_request_headers_size=max(
-                (int(cfg.limit_request_field_size) or 8190)
-                * (int(cfg.limit_request_fields) or 100),
-                8192,
-            ),
-            backlog=int(cfg.backlog),
-            access_log=bool(cfg.accesslog),
-            forwarded_allow_ips=tuple(
-                ip.strip()
-                for ip in (
-                    cfg.forwarded_allow_ips
-                    if isinstance(cfg.forwarded_allow_ips, list)
-                    else str(cfg.forwarded_allow_ips).split(",")
-                )
-                if ip.strip()
-            ),
-            ssl_certfile=cfg.certfile or None,
-            ssl_keyfile=cfg.keyfile or None,
-            ssl_ca_certs=cfg.ca_certs or None,
-            ssl_cert_reqs=int(cfg.cert_reqs),
-        )
+        self.config_error: str | None = None
+        try:
+            self.asgi_config = gunicorn_config(self.cfg, os.environ)
+        except ValueError as exc:  # reported from run(), where the worker can fail to boot
+            self.config_error = str(exc)
+            self.asgi_config = Config(app="")
 
     def init_signals(self) -> None:
         # The event loop installs its own handlers; gunicorn's would only set `alive`.
@@ -64,6 +45,9 @@ class GunicornWorker(_GunicornBase):  # type: ignore[misc]
         signal.siginterrupt(signal.SIGUSR1, False)
 
     def run(self) -> None:
+        if self.config_error is not None:
+            self.log.error("asgiserver configuration: %s", self.config_error)
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
         app = load_app(self.wsgi, interface="auto")
         sockets = [listener.sock for listener in self.sockets]
         worker = Worker(self.asgi_config, app, sockets, install_signals=True)
@@ -88,6 +72,64 @@ class GunicornWorker(_GunicornBase):  # type: ignore[misc]
 
 
 def _getppid() -> int:
-    import os
-
     return os.getppid()
+
+
+# The Config fields that gunicorn's own settings give, and the settings they come from.
+_FROM_GUNICORN: dict[str, tuple[str, ...]] = {
+    "timeout_keep_alive": ("keepalive",),
+    "timeout_graceful_shutdown": ("graceful_timeout",),
+    "limit_request_line": ("limit_request_line",),
+    "limit_request_fields": ("limit_request_fields",),
+    "limit_request_headers_size": ("limit_request_field_size", "limit_request_fields"),
+    "backlog": ("backlog",),
+    "access_log": ("accesslog",),
+    "forwarded_allow_ips": ("forwarded_allow_ips",),
+    "ssl_certfile": ("certfile",),
+    "ssl_keyfile": ("keyfile",),
+    "ssl_ca_certs": ("ca_certs",),
+    "ssl_cert_reqs": ("cert_reqs",),
+}
+
+
+def gunicorn_config(cfg: Any, environ: Mapping[str, str]) -> Config:
+    """The worker's Config: what gunicorn's command line or config file sets wins, then
+    `ASGISERVER_*` variables, then asgiserver's config file (asgiserver.toml or
+    `[tool.asgiserver]` in pyproject.toml, or `$ASGISERVER_CONFIG`), then gunicorn's defaults for
+    the settings it has, then asgiserver's defaults. Raises ValueError for a bad file or value."""
+    ips = cfg.forwarded_allow_ips
+    from_gunicorn: dict[str, Any] = {
+        "timeout_keep_alive": float(cfg.keepalive),
+        "timeout_graceful_shutdown": float(cfg.graceful_timeout),
+        "limit_request_line": max(int(cfg.limit_request_line) or 8190, 256),
+        "limit_request_fields": int(cfg.limit_request_fields) or 100,
+        "limit_request_headers_size": max(
+            (int(cfg.limit_request_field_size) or 8190) * (int(cfg.limit_request_fields) or 100),
+            8192,
+        ),
+        "backlog": int(cfg.backlog),
+        "access_log": bool(cfg.accesslog),
+        "forwarded_allow_ips": tuple(
+            ip.strip()
+            for ip in (ips if isinstance(ips, list) else str(ips).split(","))
+            if ip.strip()
+        ),
+        "ssl_certfile": cfg.certfile or None,
+        "ssl_keyfile": cfg.keyfile or None,
+        "ssl_ca_certs": cfg.ca_certs or None,
+        "ssl_cert_reqs": int(cfg.cert_reqs),
+    }
+    layers, _ = layered({}, environ, environ.get("ASGISERVER_CONFIG") or None)
+    values = {key: value for key, value in layers.items() if key not in _NOT_FOR_GUNICORN}
+    settings = cfg.settings
+    for name, value in from_gunicorn.items():
+        explicit = any(
+            settings[s].value != settings[s].default for s in _FROM_GUNICORN[name] if s in settings
+        )
+        if explicit or name not in values:
+            values[name] = value
+    return Config(app="", **values)
+
+
+# Set by gunicorn itself (its APP argument, workers, logging), or meaningless in its worker.
+_NOT_FOR_GUNICORN = frozenset({"app", "app_dir", "factory", "log_config"})

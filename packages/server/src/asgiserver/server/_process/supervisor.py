@@ -26,7 +26,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asgiserver.server import _logging
 from asgiserver.server._asgi.types import ASGIApp
 from asgiserver.server._config import Config
 from asgiserver.server._importer import AppLoadError, load_app
@@ -566,5 +565,5 @@ def _rss_mib(pid: int) -> float:
 
 
 def run_supervisor(config: Config, log_config: str | None = None) -> int:
-    _logging.configure(config.log_level, config.access_log, log_config)
+    """Run the master until it stops; logging is already configured (`_run.run_config`)."""
     return Supervisor(config, log_config).run()

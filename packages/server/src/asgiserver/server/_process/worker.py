@@ -87,7 +87,11 @@ class WorkerState:
             for name, value in config.headers
         ]
         self.defaults = ResponseDefaults(config.server_header, config.date_header, extra)
-        proxy = ProxyHeaders(config.forwarded_allow_ips) if config.proxy_headers else None
+        proxy = (
+            ProxyHeaders(config.forwarded_allow_ips, config.proxy_headers_style)
+            if config.proxy_headers
+            else None
+        )
         self.scopes = ScopeBuilder(config.root_path, {}, proxy)
         self.on_request_done: Callable[[int], None] | None = None
         self._start_task = _task_starter(loop)
