@@ -125,3 +125,14 @@ def bench(session: nox.Session) -> None:
         session.run("python", f"bench/{script}", *session.posargs)
     for kind in ("http1", "h2", "ws"):
         session.run("python", "bench/idle_memory.py", "--kind", kind, *session.posargs)
+
+
+@nox.session(python=OLDEST, default=False)
+def autobahn(session: nox.Session) -> None:
+    """Autobahn|Testsuite's fuzzing client against the real server: every case OK or INFORMATIONAL.
+
+    Builds wstest's Python 2.7 virtualenv (pinned in tests/autobahn) under ~/.cache if missing.
+    All 517 cases by default; `nox -s autobahn -- --quick` skips the 72 largest deflate cases (CI).
+    """
+    session.install(*ALL_PACKAGE_PATHS)
+    session.run("python", "tests/autobahn/run.py", *session.posargs)

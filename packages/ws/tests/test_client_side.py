@@ -324,14 +324,40 @@ class TestSection5Masking:
         c.receive_data(b"\x81\x82" + b"\x01\x02\x03\x04" + xor(b"hi", b"\x01\x02\x03\x04"))
         events = c.events_received()
         assert type(events[-1]) is ConnectionFailed and events[-1].error.close_code == 1002
-        assert c.close_expected()  # §7.1.7: a failed connection is closed at once
+        assert (c.state, c.data_to_send(), c.close_expected()) == (State.FAILING, [], False)
+        c.send(Close(1002))
+        assert c.close_expected()  # §7.1.7: the client closes, not waiting for the server
         close = c.data_to_send()[0]
         assert close[0] == 0x88 and close[1] & 0x80  # our close frame, masked
+
+    def test_eof_after_a_failure_ends_it_without_our_close(self) -> None:
+        c = ClientConnection(random=counter())
+        c.receive_data(b"\x81\x82" + b"\x01\x02\x03\x04" + xor(b"hi", b"\x01\x02\x03\x04"))
+        c.events_received()
+        c.receive_eof()
+        assert (c.state, c.events_received(), c.close_expected()) == (State.CLOSED, [], True)
 
     def test_bad_random_source(self) -> None:
         c = ClientConnection(random=lambda n: b"")
         with pytest.raises(LocalProtocolError):
             c.send(TextMessage("x"))
+
+
+class TestSection8_1ClientSide:
+    def test_server_text_frames_are_validated_as_they_arrive(self) -> None:
+        """§8.1 applies to the client as well: an unmasked text frame in pieces fails at the bad
+        byte; a valid one in pieces is whole."""
+        c = ClientConnection(random=counter())
+        wire = b"\x81\x0a" + "héllo".encode() + b"\xff" + b"abc"
+        c.receive_data(wire[:8])
+        assert c.events_received() == []
+        c.receive_data(wire[8:9])
+        assert [type(e) for e in c.events_received()] == [ConnectionFailed]
+        c = ClientConnection(random=counter())
+        wire = b"\x81\x06" + "héllo".encode()
+        for i in range(len(wire)):
+            c.receive_data(wire[i : i + 1])
+        assert c.events_received() == [TextMessage("héllo")]
 
 
 class TestSection5_5Control:

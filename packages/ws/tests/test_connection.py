@@ -34,21 +34,14 @@ def failed(fed_events: Sequence[object], code: int) -> RemoteProtocolError:
     return last.error
 
 
-def close_sent(sent: bytes) -> tuple[int, str]:
-    [close] = Client().decode(sent)
-    assert type(close) is Close
-    return close.code, close.reason
-
-
 # -- §5.1 overview: clients mask, servers do not ------------------------------------------------
 
 
 class TestSection5_1:
     def test_unmasked_client_frame_fails_1002(self) -> None:
         fed = feed(frame(0x1, b"hi", mask=None))
-        failed(fed.events, 1002)
-        reason = "unmasked client frame (RFC 6455 §5.1)".encode()
-        assert fed.sent == b"\x88\x28\x03\xea" + reason
+        assert str(failed(fed.events, 1002)) == "unmasked client frame (RFC 6455 §5.1)"
+        assert fed.sent == b"\x88\x02\x03\xea"  # drive() answered with Close(1002)
 
     def test_server_frames_are_never_masked(self) -> None:
         conn = ServerConnection()
@@ -308,6 +301,87 @@ class TestSection8_1:
     def test_incomplete_sequence_in_a_single_frame_fails_1007(self) -> None:
         failed(feed(frame(0x1, b"\xe2\x82")).events, 1007)
 
+    def test_surrogate_fails_on_its_second_byte_across_fragments(self) -> None:
+        # ED A0..BF would be a UTF-16 surrogate: never valid, whatever follows.
+        fed = feed(frame(0x1, b"ok\xed", fin=False) + frame(0x0, b"\xa0", fin=False))
+        failed(fed.events, 1007)
+
+
+class TestSection8_1InsideAFrame:
+    """§8.1: invalid UTF-8 fails the connection "as soon as" it is found, even inside one frame
+    that is still arriving (Autobahn|Testsuite 6.4.3 and 6.4.4, which pause between chops)."""
+
+    PART1 = b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"  # Greek "kosme", 11 bytes
+    PART2 = b"\xf4\x90\x80\x80"  # above U+10FFFF: invalid at \x90, the 13th byte
+    PART3 = b"edited"
+    HEAD = 6  # 2 header bytes and the mask
+
+    def wire(self) -> bytes:
+        return frame(0x1, self.PART1 + self.PART2 + self.PART3)
+
+    def test_fails_on_the_chop_with_the_bad_sequence(self) -> None:  # Autobahn 6.4.3
+        conn = ServerConnection()
+        first = self.HEAD + len(self.PART1)
+        wire = self.wire()
+        events, _ = drive(conn, [wire[:first]])
+        assert events == []
+        events, sent = drive(conn, [wire[first : first + 4]])
+        failed(events, 1007)
+        assert sent == b"\x88\x02\x03\xef"
+
+    def test_fails_on_the_first_bad_byte(self) -> None:  # Autobahn 6.4.4
+        conn = ServerConnection()
+        first = self.HEAD + len(self.PART1) + 1  # ends with \xf4, a valid lead byte
+        wire = self.wire()
+        assert drive(conn, [wire[:first]])[0] == []
+        failed(drive(conn, [wire[first : first + 1]])[0], 1007)
+
+    def test_surrogate_fails_on_its_second_byte(self) -> None:
+        conn = ServerConnection()
+        wire = frame(0x1, b"ab\xed\xa0\x80cd")
+        assert drive(conn, [wire[:9]])[0] == []
+        failed(drive(conn, [wire[9:10]])[0], 1007)
+
+    def test_a_frame_fed_byte_by_byte_is_consumed_as_it_arrives(self) -> None:
+        text = "héllo wörld 🙂" * 20
+        wire = frame(0x1, text.encode())
+        conn = ServerConnection()
+        events = []
+        for i in range(len(wire)):
+            events += drive(conn, [wire[i : i + 1]])[0]
+            assert len(conn._buf) <= 8  # at most the frame header: the payload is consumed
+        assert events == [TextMessage(text)]
+
+    def test_empty_text_frames_fed_byte_by_byte(self) -> None:  # found by test_one_byte_at_a_time
+        wire = frame(0x1, b"") * 2
+        events = drive(ServerConnection(), [wire[i : i + 1] for i in range(len(wire))])[0]
+        assert events == [TextMessage(""), TextMessage("")]
+
+    def test_inside_a_continuation_frame(self) -> None:
+        wire = frame(0x1, b"ab", fin=False) + frame(0x0, b"cd\xffef")
+        conn = ServerConnection()
+        events, _ = drive(conn, [wire[:8], wire[8:16]])
+        assert events == []
+        failed(drive(conn, [wire[16:17]])[0], 1007)
+
+    def test_a_message_spanning_chopped_fragments_is_whole(self) -> None:
+        wire = frame(0x1, "ü".encode() * 100, fin=False) + frame(0x0, "ü".encode() * 100)
+        chops = [wire[i : i + 7] for i in range(0, len(wire), 7)]
+        assert drive(ServerConnection(), chops)[0] == [TextMessage("ü" * 200)]
+
+    def test_limits_still_come_first_from_the_header(self) -> None:
+        limits = Limits(max_message_bytes=10)
+        conn = ServerConnection(limits=limits)
+        events, _ = drive(conn, [frame(0x1, b"\xff" * 11)[:8]])
+        assert type(failed(events, 1009)) is MessageTooBig
+
+    def test_binary_frames_wait_whole(self) -> None:
+        conn = ServerConnection()
+        wire = frame(0x2, b"x" * 50)
+        assert drive(conn, [wire[:30]])[0] == []
+        assert len(conn._buf) == 30
+        assert drive(conn, [wire[30:]])[0] == [BytesMessage(b"x" * 50)]
+
 
 # -- §7.1.5-§7.1.7 closing and failing ----------------------------------------------------------
 
@@ -333,11 +407,14 @@ class TestSection7_1:
         assert "close reason" in str(failed(fed.events, 1007))
 
     def test_7_1_7_failure_is_last_keeps_earlier_events_and_ignores_the_rest(self) -> None:
-        fed = feed(frame(0x2, b"a") + frame(0x2, b"b", mask=None) + frame(0x2, b"c"))
+        fed = feed(frame(0x2, b"a") + frame(0x2, b"b", mask=None) + frame(0x2, b"c"), answer=False)
         assert normalize(fed.events) == [
             BytesMessage(b"a"),
             (RemoteProtocolError, 1002, "unmasked client frame (RFC 6455 §5.1)"),
         ]
+        assert (fed.sent, fed.conn.state, fed.conn.close_expected()) == (b"", State.FAILING, False)
+        fed.conn.send(Close(1002))
+        assert fed.conn.data_to_send() == [b"\x88\x02\x03\xea"]
         assert fed.conn.state is State.CLOSED
         assert fed.conn.close_expected()
         fed.conn.receive_data(frame(0x2, b"d"))
@@ -353,12 +430,43 @@ class TestSection7_1:
         assert type(events[-1]) is ConnectionFailed
         assert sent == b""
 
-    def test_7_1_7_close_reason_is_truncated_on_a_character_boundary(self) -> None:
-        # A long error message with multi-byte characters must still give a valid reason.
+    def test_7_1_7_messages_before_the_error_can_be_answered_before_the_close(self) -> None:
+        """§6.2: the messages before the bad frame were received, and are delivered first; §7.1.7:
+        nothing after it is processed; the answers go out before our close (§5.5.1 lets an
+        endpoint finish its message first), which the caller sends."""
         conn = ServerConnection()
-        conn._fail(RemoteProtocolError("§" * 100))
-        code, reason = close_sent(b"".join(conn.data_to_send()))
-        assert (code, reason) == (1002, "§" * 61)
+        conn.receive_data(frame(0x1, b"hello") + frame(0x9, b"p") + frame(0x1, b"x", rsv=0x20))
+        events = conn.events_received()
+        assert normalize(events) == [
+            TextMessage("hello"),
+            Ping(b"p"),
+            (RemoteProtocolError, 1002, "reserved bits 0b010 set (RFC 6455 §5.2)"),
+        ]
+        assert conn.data_to_send() == [b"\x8a\x01p"]  # the pong; no close frame yet
+        assert (conn.state, conn.close_expected()) == (State.FAILING, False)
+        conn.receive_data(frame(0x1, b"ignored") + close_frame(1000))
+        assert conn.events_received() == []
+        conn.send(TextMessage("hello"))
+        conn.send(Ping(b"q"))
+        assert conn.state is State.FAILING
+        conn.send(Close(1002, "bad frame"))
+        assert (conn.state, conn.close_expected()) == (State.CLOSED, True)
+        assert Client().decode(b"".join(conn.data_to_send())) == [
+            TextMessage("hello"),
+            Ping(b"q"),
+            Close(1002, "bad frame"),
+        ]
+        with pytest.raises(LocalProtocolError, match="CLOSED"):
+            conn.send(TextMessage("late"))
+
+    def test_7_1_7_eof_while_failing_ends_it_without_a_close(self) -> None:
+        fed = feed(frame(0x1, b"\xff"), answer=False)
+        failed(fed.events, 1007)
+        fed.conn.receive_eof()
+        assert fed.conn.events_received() == []  # ConnectionFailed stays the last event
+        assert (fed.conn.state, fed.conn.close_expected()) == (State.CLOSED, True)
+        with pytest.raises(LocalProtocolError, match="CLOSED"):
+            fed.conn.send(Close(1007))
 
 
 # -- §7.4.1 status codes ------------------------------------------------------------------------
@@ -429,7 +537,8 @@ class TestSection10_4:
 class TestSection10_7:
     def test_invalid_data_gets_a_close_frame_then_the_connection_closes(self) -> None:
         fed = feed(b"\x83\x80\x00\x00\x00\x00" + frame(0x1, b"never seen"))
-        assert fed.sent == b"\x88\x26\x03\xeareserved opcode 0x3 (RFC 6455 \xc2\xa75.2)"
+        assert str(fed.events[-1].error) == "reserved opcode 0x3 (RFC 6455 §5.2)"  # type: ignore[union-attr]
+        assert fed.sent == b"\x88\x02\x03\xea"  # drive() answered with Close(1002)
         assert type(fed.events[-1]) is ConnectionFailed
         assert len(fed.events) == 1
         assert fed.conn.close_expected()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from ws_helpers import Client, close_frame, drive, frame, normalize
+from ws_helpers import Client, close_frame, drive, first_invalid_utf8, frame, normalize
 
 from asgiserver.ws import (
     BytesMessage,
@@ -35,6 +37,9 @@ EVENT_TYPES = (
     ConnectionFailed,
 )
 SMALL = Limits(max_message_bytes=1000, max_frame_bytes=600)
+KOSME = (
+    b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5".decode()
+)  # Greek "kosme", Autobahn's 6.4.x text
 
 # Text is built from code points, not st.text(): under `python -bb` hypothesis' own cache compares
 # a str choice with a bytes choice of equal hash (b"" and "") and raises BytesWarning.
@@ -194,6 +199,46 @@ def test_one_byte_at_a_time(deflate: PerMessageDeflate | None, data: st.DataObje
     assert (normalize(split[0]), split[1]) == (normalize(whole[0]), whole[1])
 
 
+@given(
+    text=texts(40),
+    junk=st.binary(min_size=1, max_size=6),
+    at=st.integers(0, 200),
+    mask=masks,
+    cuts=st.lists(st.integers(1, 300), max_size=6),
+)
+@example(text=KOSME + "edited", junk=b"\xf4\x90\x80\x80", at=11, mask=b"abcd", cuts=[17, 21])
+@example(text=KOSME + "edited", junk=b"\xf4\x90\x80\x80", at=11, mask=b"abcd", cuts=[18, 19])
+@example(text="ab", junk=b"\xed\xa0\x80", at=1, mask=b"abcd", cuts=[8, 9])
+def test_invalid_utf8_fails_in_the_read_that_brings_the_first_bad_byte(
+    text: str, junk: bytes, at: int, mask: bytes, cuts: list[int]
+) -> None:
+    """§8.1 "as soon as": one text frame, cut anywhere, fails in the read that holds the first
+    byte no valid UTF-8 can have there (an independent reading of Unicode's table), not before
+    and not later. The examples are Autobahn's 6.4.3 and 6.4.4, and a surrogate."""
+    encoded = text.encode()
+    payload = encoded[:at] + junk + encoded[at:]
+    wire = frame(0x1, payload, mask=mask)
+    bad = first_invalid_utf8(payload)
+    first_bad = None if bad is None else len(wire) - len(payload) + bad
+    bounds = [0, *sorted({c for c in cuts if c < len(wire)}), len(wire)]
+    conn = ServerConnection()
+    for start, end in itertools.pairwise(bounds):
+        events = drive(conn, [wire[start:end]])[0]
+        if first_bad is not None and end > first_bad:
+            assert [type(e) for e in events] == [ConnectionFailed]
+            assert events[0].error.close_code == 1007  # type: ignore[union-attr]
+            return
+        if end < len(wire):
+            assert events == []
+    assert first_bad is None
+    try:
+        expected = TextMessage(payload.decode())
+    except UnicodeDecodeError:  # it ends inside a character: only the end of the message tells
+        assert normalize(events)[-1][1] == 1007  # type: ignore[index]
+    else:
+        assert events == [expected]
+
+
 # -- totality ----------------------------------------------------------------------------------------
 
 
@@ -235,26 +280,30 @@ class ConnectionMachine(RuleBasedStateMachine):
         self.state = State.OPEN
 
     def receive(self, wire: bytes) -> tuple[list[Event], list[object]]:
-        events, sent = drive(self.conn, [wire])
+        events, sent = drive(self.conn, [wire], answer=False)
         return events, list(self.client.decode(sent))
+
+    @property
+    def reading(self) -> bool:
+        """Whether peer input is still parsed: not after a close or a failure (§7.1.7)."""
+        return self.state is State.OPEN or self.state is State.CLOSING
 
     @rule(message=messages, cuts=st.lists(st.integers(1, 300), max_size=3))
     def peer_message(self, message: TextMessage | BytesMessage, cuts: list[int]) -> None:
-        closed = self.state is State.CLOSED
-        compress = self.deflate and not closed  # keep the client's context in step
+        compress = self.deflate and self.reading  # keep the client's context in step
         events, sent = self.receive(self.client.message(message, cuts=cuts, compress=compress))
-        assert (events, sent) == (([], []) if closed else ([message], []))
+        assert (events, sent) == (([message], []) if self.reading else ([], []))
 
     @rule(payload=control_payloads)
     def peer_ping(self, payload: bytes) -> None:
         events, sent = self.receive(frame(0x9, payload))
-        expected = ([], []) if self.state is State.CLOSED else ([Ping(payload)], [Pong(payload)])
+        expected = ([Ping(payload)], [Pong(payload)]) if self.reading else ([], [])
         assert (events, sent) == expected
 
     @rule(code=valid_codes, reason=close_reasons)
     def peer_close(self, code: int, reason: str) -> None:
         events, sent = self.receive(close_frame(code, reason.encode()))
-        if self.state is State.CLOSED:
+        if not self.reading:
             assert (events, sent) == ([], [])
             return
         assert events == [CloseReceived(code, reason)]
@@ -264,24 +313,24 @@ class ConnectionMachine(RuleBasedStateMachine):
     @rule()
     def peer_breaks_the_protocol(self) -> None:
         events, sent = self.receive(frame(0x2, b"x", mask=None))
-        if self.state is State.CLOSED:
+        if not self.reading:
             assert (events, sent) == ([], [])
             return
         assert normalize(events)[-1][1] == 1002  # type: ignore[index]
-        assert [type(s) for s in sent] == ([Close] if self.state is State.OPEN else [])
-        self.state = State.CLOSED
+        assert sent == []  # from OPEN our close is owed (FAILING); from CLOSING it is out
+        self.state = State.FAILING if self.state is State.OPEN else State.CLOSED
 
     @rule()
     def peer_eof(self) -> None:
         self.conn.receive_eof()
         events = self.conn.events_received()
-        assert events == ([] if self.state is State.CLOSED else [ConnectionClosed(1006)])
+        assert events == ([ConnectionClosed(1006)] if self.reading else [])
         assert self.conn.data_to_send() == []
         self.state = State.CLOSED
 
     @rule(message=messages)
     def send_message(self, message: TextMessage | BytesMessage) -> None:
-        if self.state is not State.OPEN:
+        if self.state is not State.OPEN and self.state is not State.FAILING:
             with pytest.raises(LocalProtocolError):
                 self.conn.send(message)
             return
@@ -306,7 +355,7 @@ class ConnectionMachine(RuleBasedStateMachine):
             return
         self.conn.send(Close(code))
         assert self.client.decode(b"".join(self.conn.data_to_send())) == [Close(code)]
-        self.state = State.CLOSING
+        self.state = State.CLOSING if self.state is State.OPEN else State.CLOSED
 
     @invariant()
     def state_matches_the_model(self) -> None:

@@ -26,6 +26,8 @@ def in_state(state: State) -> ServerConnection:
     conn = ServerConnection()
     if state is State.CLOSING:
         conn.send(Close())
+    elif state is State.FAILING:
+        conn.receive_data(frame(0x1, b"x", mask=None))
     elif state is State.CLOSED:
         conn.receive_data(close_frame(1000))
     conn.events_received()
@@ -67,14 +69,18 @@ def test_every_state_input_pair(state: State, inp: Input) -> None:
     apply(conn, inp)
     events = conn.events_received()
     if target is None or state is State.CLOSED:
-        # Peer input after the end is ignored (RFC 6455 §5.5.1, §7.1.7).
-        assert (conn.state, events, conn.data_to_send()) == (State.CLOSED, [], [])
+        # Peer input after the end or a failure is ignored (RFC 6455 §5.5.1, §7.1.7).
+        assert (conn.state, events, conn.data_to_send()) == (state, [], [])
         return
     assert conn.state is target
     if inp is Input.FAIL:
         assert type(events[-1]) is ConnectionFailed
-    elif inp in REPORTED:
+        # From OPEN the caller's close is still owed; from CLOSING ours is already out.
+        assert conn.data_to_send() == []
+    elif inp in REPORTED and state is not State.FAILING:
         assert [type(e) for e in events] == [REPORTED[inp]]
+    else:
+        assert events == []  # after ConnectionFailed nothing more is reported
     assert conn.close_expected() is (target is State.CLOSED)
 
 

@@ -21,6 +21,7 @@ from asgiserver.ws import (
     Ping,
     Pong,
     ServerConnection,
+    State,
     TextMessage,
 )
 
@@ -183,19 +184,28 @@ class Client:
 
 
 def drive(
-    conn: ServerConnection, chunks: Iterable[bytes], *, eof: bool = False
+    conn: ServerConnection, chunks: Iterable[bytes], *, eof: bool = False, answer: bool = True
 ) -> tuple[list[Event], bytes]:
-    """Feed chunks, draining both queues after every call, as a server would."""
+    """Feed chunks, draining both queues after every call, as a server would; with ``answer``, a
+    failure is answered at once with its close frame (RFC 6455 §7.1.7)."""
     events: list[Event] = []
     out: list[bytes] = []
+
+    def drain() -> None:
+        nonlocal events, out
+        new = conn.events_received()
+        events += new
+        out += conn.data_to_send()
+        if answer and new and type(new[-1]) is ConnectionFailed and conn.state is State.FAILING:
+            conn.send(Close(new[-1].error.close_code))
+            out += conn.data_to_send()
+
     for chunk in chunks:
         conn.receive_data(chunk)
-        events += conn.events_received()
-        out += conn.data_to_send()
+        drain()
     if eof:
         conn.receive_eof()
-        events += conn.events_received()
-        out += conn.data_to_send()
+        drain()
     return events, b"".join(out)
 
 
@@ -222,7 +232,45 @@ def feed(
     eof: bool = False,
     limits: Limits | None = None,
     extensions: Sequence[PerMessageDeflate] = (),
+    answer: bool = True,
 ) -> Fed:
     conn = ServerConnection(limits=limits or Limits(), extensions=extensions)
-    events, sent = drive(conn, [wire], eof=eof)
+    events, sent = drive(conn, [wire], eof=eof, answer=answer)
     return Fed(events, sent, conn)
+
+
+# Unicode Table 3-7, well-formed UTF-8: for each lead byte, the ranges of the bytes that follow.
+_CONT = (0x80, 0xBF)
+_UTF8_TAILS: dict[int, tuple[tuple[int, int], ...]] = {
+    **dict.fromkeys(range(0xC2, 0xE0), (_CONT,)),
+    0xE0: ((0xA0, 0xBF), _CONT),
+    **dict.fromkeys([*range(0xE1, 0xED), 0xEE, 0xEF], (_CONT, _CONT)),
+    0xED: ((0x80, 0x9F), _CONT),
+    0xF0: ((0x90, 0xBF), _CONT, _CONT),
+    **dict.fromkeys(range(0xF1, 0xF4), (_CONT, _CONT, _CONT)),
+    0xF4: ((0x80, 0x8F), _CONT, _CONT),
+}
+
+
+def first_invalid_utf8(data: bytes) -> int | None:
+    """Index of the first byte that no well-formed UTF-8 text can have there, or None.
+
+    A byte-by-byte reading of the table, independent of any codec: ``data`` may still end inside
+    a character (then None; only the end of the message makes that an error).
+    """
+    i, n = 0, len(data)
+    while i < n:
+        lead = data[i]
+        if lead < 0x80:
+            i += 1
+            continue
+        tails = _UTF8_TAILS.get(lead)
+        if tails is None:
+            return i
+        for k, (low, high) in enumerate(tails, 1):
+            if i + k >= n:
+                return None
+            if not low <= data[i + k] <= high:
+                return i + k
+        i += 1 + len(tails)
+    return None

@@ -12,10 +12,12 @@ Strictness policy (every item is tested):
 - Frames: client frames must be masked; reserved bits, reserved opcodes, fragmented or oversized
   control frames, stray continuations, interleaved messages, non-minimal payload lengths and
   64-bit lengths with the high bit set all fail with 1002.
-- Text and close reasons must be valid UTF-8 (1007), checked fragment by fragment. Close codes
+- Text and close reasons must be valid UTF-8 (1007), checked as it arrives, failing at the first bad byte. Close codes
   outside 1000-1003, 1007-1014 and 3000-4999, and 1-byte close payloads, fail with 1002.
 - Limits fail with 1009 before the offending payload is buffered or inflated.
-- Once the peer's close frame arrives, or the connection fails, further input is ignored.
+- Once the peer's close frame arrives, or the connection fails, further input is ignored. A failure
+  is reported after the messages complete before it, and the caller, who may still answer them,
+  sends the close frame (state FAILING, RFC 6455 §7.1.7).
 """
 
 from ._connection import ClientConnection, ServerConnection

@@ -43,13 +43,15 @@ __all__ = ["ClientConnection", "ServerConnection"]
 
 _OPEN: Final = State.OPEN
 _CLOSING: Final = State.CLOSING
+_FAILING: Final = State.FAILING
 _CLOSED: Final = State.CLOSED
 _DEFAULT_LIMITS: Final = Limits()
-_Utf8Decoder: Final = codecs.getincrementaldecoder("utf-8")
+_utf8_decode: Final = codecs.utf_8_decode
 _from_bytes = int.from_bytes
 # Below this size a frame goes out as one bytes object; above, header and payload are separate
 # items so a large payload is never copied again.
 _JOIN_BELOW: Final = 4096
+_BAD_UTF8: Final = "invalid UTF-8 in a text message (RFC 6455 §8.1)"
 
 
 class _Connection:
@@ -66,6 +68,9 @@ class _Connection:
         "_deflate",
         "_events",
         "_flip",
+        "_frame_fin",
+        "_frame_left",
+        "_frame_mask",
         "_mask_len",
         "_max_frame",
         "_max_message",
@@ -77,7 +82,7 @@ class _Connection:
         "_out",
         "_rsv1",
         "_state",
-        "_text",
+        "_text_held",
         "_text_parts",
         "limits",
     )
@@ -103,6 +108,11 @@ class _Connection:
         self._state = _OPEN
         self._buf = bytearray()
         self._need = 2  # bytes the buffer must hold before parsing can make progress
+        # A text frame consumed as it arrives (§8.1 fail-fast): payload bytes still to come, the
+        # mask rotated to the next one, and its FIN bit. _frame_left is 0 between frames.
+        self._frame_left = 0
+        self._frame_mask = b""
+        self._frame_fin = False
         self._events: list[Event] = []
         self._out: list[bytes] = []
         # A fragmented or compressed message in progress (§5.4); _msg_op is 0 between messages.
@@ -111,7 +121,8 @@ class _Connection:
         self._msg_size = 0
         self._msg_parts: list[bytes] = []
         self._text_parts: list[str] = []
-        self._text: codecs.IncrementalDecoder | None = None
+        # A text message in progress: the bytes of a character not yet complete; None otherwise.
+        self._text_held: bytes | None = None
         self._deflate = extensions[0] if extensions else None
         # RFC 7692 §6: RSV1 marks a compressed message, only if the extension was agreed.
         self._rsv1 = 0x40 if self._deflate else -1
@@ -129,9 +140,11 @@ class _Connection:
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the peer. Never raises for a misbehaving peer: a protocol error ends
-        the event list with ``ConnectionFailed`` and queues the close frame. Ignored once CLOSED.
-        Then drain :meth:`events_received` and :meth:`data_to_send`."""
-        if self._state is _CLOSED:
+        the event list with ``ConnectionFailed`` (see :meth:`send` for the close frame it calls
+        for). Ignored once FAILING or CLOSED. Then drain :meth:`events_received` and
+        :meth:`data_to_send`."""
+        state = self._state
+        if state is _CLOSED or state is _FAILING:
             return
         buf = self._buf
         buf += data
@@ -140,8 +153,8 @@ class _Connection:
 
     def receive_eof(self) -> None:
         """The peer closed its side. Without a closing handshake this is ``ConnectionClosed(1006)``
-        (RFC 6455 §7.1.5); after one it reports nothing."""
-        if self._state is not _CLOSED:
+        (RFC 6455 §7.1.5); after one, or after a failure, it reports nothing."""
+        if self._state is _OPEN or self._state is _CLOSING:
             self._events.append(ConnectionClosed(1006))
             self._discard()
         self._state = TRANSITIONS[self._state, Input.RECV_EOF]
@@ -160,11 +173,17 @@ class _Connection:
 
     def close_expected(self) -> bool:
         """True once the transport should be closed: the closing handshake is complete, the
-        connection failed, or input ended. The server closes TCP first (RFC 6455 §7.1.1)."""
+        close that answers a failure is queued, or input ended. The server closes TCP first
+        (RFC 6455 §7.1.1)."""
         return self._state is _CLOSED
 
     def send(self, event: SendEvent) -> None:
         """Queue a message, a ping/pong or our close frame; then drain :meth:`data_to_send`.
+
+        After ``ConnectionFailed`` (state FAILING) the caller may still answer the messages that
+        came before it, then must send ``Close(error.close_code)``: that queues the close frame
+        and makes the connection CLOSED (RFC 6455 §7.1.7). After a failure in CLOSING our close
+        is already out and the connection is CLOSED at once.
 
         Raises :class:`LocalProtocolError` for what the protocol forbids: a message after our
         close (§5.5.1), anything once CLOSED, a control payload over 125 bytes (§5.5), or a close
@@ -229,17 +248,16 @@ class _Connection:
     def _discard(self) -> None:
         """Stop parsing for good and free what a message in progress held."""
         self._buf = bytearray()
+        self._frame_left = 0
         self._msg_parts = []
         self._text_parts = []
-        self._text = None
+        self._text_held = None
         self._decompressor = None
 
     def _fail(self, error: RemoteProtocolError) -> None:
-        """§7.1.7: send a close frame with the error's code (unless ours is out) and stop."""
-        if self._state is _OPEN:
-            # Truncate on a character boundary so the reason stays valid UTF-8 (§5.5.1).
-            reason = str(error).encode()[:123].decode(errors="ignore").encode()
-            self._queue(0x80 | OP_CLOSE, close_payload(error.close_code, reason))
+        """§7.1.7: stop reading for good and report the error, after the events before it. From
+        OPEN the caller's close frame is still owed (FAILING): queuing ours here would cut off its
+        answers to those events."""
         self._state = TRANSITIONS[self._state, Input.FAIL]
         self._events.append(ConnectionFailed(error))
         self._discard()
@@ -255,6 +273,12 @@ class _Connection:
         flip = self._flip
         ml = self._mask_len
         try:
+            if self._frame_left:
+                pos = self._rest_of_frame(buf, n)
+                if self._frame_left:
+                    del buf[:pos]
+                    self._need = 1
+                    return
             while n - pos >= 2:
                 b0 = buf[pos]
                 b1 = buf[pos + 1]
@@ -318,7 +342,19 @@ class _Connection:
                         raise MessageTooBig("message exceeds max_message_bytes")
                 end = start + length
                 if end > n:
-                    need = end - pos
+                    # §8.1: invalid UTF-8 fails "as soon as" it arrives, so an uncompressed
+                    # text frame is consumed as far as it has come instead of waiting.
+                    if (opcode == OP_TEXT and not rsv) or (
+                        not opcode and self._text_held is not None and not self._msg_deflate
+                    ):
+                        if n > start:
+                            self._start_of_frame(buf, start, n, end, b0)
+                            pos = n
+                            need = 1
+                        else:  # the header is in: parse again at the first payload byte
+                            need = min(end, start + 1) - pos
+                    else:
+                        need = end - pos
                     break
                 mask = buf[start - ml : start]
                 if length <= 4096:
@@ -339,9 +375,7 @@ class _Connection:
                         try:
                             events.append(TextMessage(payload.decode()))
                         except UnicodeDecodeError:
-                            raise RemoteProtocolError(
-                                "invalid UTF-8 in a text message (RFC 6455 §8.1)", close_code=1007
-                            ) from None
+                            raise RemoteProtocolError(_BAD_UTF8, close_code=1007) from None
                     elif opcode == OP_PING:
                         events.append(Ping(payload))
                         # §5.5.2: answer with the same payload; we are OPEN or CLOSING here.
@@ -360,14 +394,84 @@ class _Connection:
             del buf[:pos]
         self._need = need
 
+    def _start_of_frame(self, buf: bytearray, start: int, n: int, end: int, b0: int) -> None:
+        """Consume the first ``n - start`` payload bytes of a text frame that ends at ``end``."""
+        mask = buf[start - self._mask_len : start]
+        got = n - start
+        if got <= 4096:  # unmask() inlined, as in _parse
+            piece = (
+                _from_bytes(buf[start:n], "little")
+                ^ _from_bytes(mask * (got >> 2) + mask[: got & 3], "little")
+            ).to_bytes(got, "little")
+        else:
+            piece = unmask(buf[start:n], mask)
+        self._frame_left = end - n
+        self._frame_fin = b0 >= 0x80
+        turn = got & 3
+        self._frame_mask = bytes(mask[turn:] + mask[:turn])
+        if b0 & 0x0F:  # a new message: its first fragment, as far as it has come
+            self._msg_op = OP_TEXT
+            self._msg_deflate = False
+            self._msg_size = len(piece)
+            self._text_held = b""
+            self._text_parts = [self._decode(piece, False)]
+        else:
+            self._msg_size += len(piece)
+            self._text_parts.append(self._decode(piece, False))
+
+    def _rest_of_frame(self, buf: bytearray, n: int) -> int:
+        """Consume more of the text frame in progress; return how many bytes of ``buf`` it took."""
+        left = self._frame_left
+        take = n if n < left else left
+        mask = self._frame_mask
+        piece = unmask(buf[:take], mask)
+        left -= take
+        self._frame_left = left
+        self._msg_size += take
+        if left:
+            turn = take & 3
+            self._frame_mask = mask[turn:] + mask[:turn]
+            self._text_parts.append(self._decode(piece, False))
+        elif self._frame_fin:
+            self._text_parts.append(self._decode(piece, True))
+            self._events.append(TextMessage("".join(self._text_parts)))
+            self._text_parts = []
+            self._text_held = None
+            self._msg_op = 0
+            self._msg_size = 0
+        else:
+            self._text_parts.append(self._decode(piece, False))
+        return take
+
+    def _decode(self, data: bytes, fin: bool) -> str:
+        """§8.1: the text of a message in progress, failing at the first byte that cannot be UTF-8;
+        a character cut at the end is held for the next piece (until ``fin``)."""
+        held = self._text_held
+        if held:
+            data = held + data
+        try:
+            text, used = _utf8_decode(data, None, fin)
+        except UnicodeDecodeError:
+            raise RemoteProtocolError(_BAD_UTF8, close_code=1007) from None
+        if used < len(data):
+            held = data[used:]
+            # CPython's decoder holds ED A0..BF (a UTF-16 surrogate, never valid UTF-8) until a
+            # third byte comes; §8.1 wants the failure at the second.
+            if len(held) > 1 and held[0] == 0xED and held[1] > 0x9F:
+                raise RemoteProtocolError(_BAD_UTF8, close_code=1007)
+            self._text_held = held
+        elif held:
+            self._text_held = b""
+        return text
+
     def _fragment(self, opcode: int, fin: bool, compressed: bool, payload: bytes) -> None:
         """A data frame that is part of a fragmented (§5.4) or compressed (RFC 7692) message."""
         if opcode:
             self._msg_op = opcode
             self._msg_deflate = compressed
             self._msg_size = 0
-            # §8.1: validate text as it arrives, failing on the first invalid fragment.
-            self._text = _Utf8Decoder() if opcode == OP_TEXT else None
+            # §8.1: validate text as it arrives, failing at the first invalid byte.
+            self._text_held = b"" if opcode == OP_TEXT else None
         if self._msg_deflate:
             decompressor = self._decompressor
             assert decompressor is not None  # RSV1 was only accepted with deflate agreed
@@ -380,20 +484,14 @@ class _Connection:
         else:
             chunk = payload
         self._msg_size += len(chunk)
-        text = self._text
         message: Event
-        if text is not None:
-            try:
-                self._text_parts.append(text.decode(chunk, fin))
-            except UnicodeDecodeError:
-                raise RemoteProtocolError(
-                    "invalid UTF-8 in a text message (RFC 6455 §8.1)", close_code=1007
-                ) from None
+        if self._text_held is not None:
+            self._text_parts.append(self._decode(chunk, fin))
             if not fin:
                 return
             message = TextMessage("".join(self._text_parts))
             self._text_parts = []
-            self._text = None
+            self._text_held = None
         else:
             self._msg_parts.append(chunk)
             if not fin:
@@ -434,7 +532,9 @@ class ServerConnection(_Connection):
     Feed it with :meth:`receive_data` / :meth:`receive_eof`, give it :meth:`send` commands, and
     after *every* call drain :meth:`events_received` and :meth:`data_to_send`; close the transport
     once :meth:`close_expected` is true. Pongs and the closing handshake are handled here: a ping
-    is answered and a close is echoed without the caller's help.
+    is answered and a close is echoed without the caller's help. A peer error is the one case
+    that needs the caller: after ``ConnectionFailed`` (state FAILING) answer what came before it,
+    if anything, then send ``Close(error.close_code)`` (RFC 6455 §7.1.7).
 
     ``extensions`` is ``HandshakeResponse.extensions``; ``trailing_data`` is whatever followed the
     upgrade request in the same read (it is parsed at once, so drain the queues after construction).
@@ -453,7 +553,8 @@ class ClientConnection(_Connection):
 
     Closing (§7.1.1): the server closes TCP first, so after the closing handshake
     :meth:`close_expected` stays false until :meth:`receive_eof`; the caller may close anyway
-    after a deadline of its own. A failed connection is closed at once (§7.1.7).
+    after a deadline of its own. A failed connection is closed by the client, as soon as its
+    ``Close`` is queued (§7.1.7).
     """
 
     _client = True

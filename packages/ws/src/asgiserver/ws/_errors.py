@@ -17,7 +17,7 @@ class RemoteProtocolError(ProtocolError):
     """The peer broke the protocol.
 
     Never raised out of ``receive_data()``: it arrives as ``ConnectionFailed(error)``, the last
-    event, and the close frame carrying :attr:`close_code` is already queued in ``data_to_send()``.
+    event; the caller then sends ``Close(error.close_code)`` (see ``ConnectionFailed``).
     """
 
     close_code: int

@@ -80,7 +80,12 @@ class ConnectionClosed:
 @final
 @dataclass(frozen=True, slots=True)
 class ConnectionFailed:
-    """The peer broke the protocol; always the last event. The close frame is already queued."""
+    """The peer broke the protocol; always the last event, after the messages complete before it.
+
+    From OPEN the state is now FAILING: answer those messages if you like, then send
+    ``Close(error.close_code)`` to queue the close frame (RFC 6455 §7.1.7). From CLOSING our close
+    is already out and the state is CLOSED.
+    """
 
     error: RemoteProtocolError
 

@@ -13,10 +13,13 @@ __all__ = ["TRANSITIONS", "Input", "State"]
 
 class State(enum.Enum):
     """``OPEN``: both directions usable. ``CLOSING``: we sent a close and await the peer's.
+    ``FAILING``: the peer broke the protocol while we were OPEN; input is over, and we may still
+    answer what came before the error, then owe our close frame (RFC 6455 §7.1.7).
     ``CLOSED``: the closing handshake is done, the connection failed, or input ended."""
 
     OPEN = "OPEN"
     CLOSING = "CLOSING"
+    FAILING = "FAILING"
     CLOSED = "CLOSED"
 
 
@@ -29,7 +32,7 @@ class Input(enum.Enum):
     FAIL = "FAIL"
 
 
-_O, _C, _X = State.OPEN, State.CLOSING, State.CLOSED
+_O, _C, _F, _X = State.OPEN, State.CLOSING, State.FAILING, State.CLOSED
 
 TRANSITIONS: Final[dict[tuple[State, Input], State]] = {
     (_O, Input.SEND_MESSAGE): _O,
@@ -43,9 +46,16 @@ TRANSITIONS: Final[dict[tuple[State, Input], State]] = {
     (_O, Input.RECV_EOF): _X,
     (_C, Input.RECV_EOF): _X,
     (_X, Input.RECV_EOF): _X,
-    # §7.1.7: failing closes the connection whatever the handshake's progress.
-    (_O, Input.FAIL): _X,
+    # §7.1.7: after a peer error nothing more is read. The messages before it were received
+    # (§6.2) and delivered first; the caller may still answer them, as §5.5.1 lets an endpoint
+    # finish its current message before its close, and then sends the close that ends the
+    # connection. After our own close nothing is owed, so failing ends it at once.
+    (_O, Input.FAIL): _F,
     (_C, Input.FAIL): _X,
+    (_F, Input.SEND_MESSAGE): _F,
+    (_F, Input.SEND_CONTROL): _F,
+    (_F, Input.SEND_CLOSE): _X,
+    (_F, Input.RECV_EOF): _X,
 }
 """(state, input) -> next state. A missing pair is refused: sends raise LocalProtocolError, and
-peer input cannot reach it because parsing stops in CLOSED."""
+peer input cannot reach it because parsing stops in FAILING and CLOSED."""

@@ -74,6 +74,18 @@ class WebSocketCycle:
         self.phase = CLOSED
         self._wake()
 
+    def failed(self, code: int) -> None:
+        """The peer broke the protocol (1002/1007/1009...) after the messages already queued.
+
+        The app still receives those messages and may answer them (the stream accepts sends until
+        it closes); the disconnect comes after them, and handing it out closes the stream with
+        `code`, so the close frame follows the answers (RFC 6455 §7.1.7). The stream also closes
+        on its own after a deadline, and then calls `closed()`.
+        """
+        if self._disconnect is None:
+            self._disconnect = {"type": "websocket.disconnect", "code": code, "reason": ""}
+        self._wake()
+
     def shutdown(self) -> None:
         """Graceful shutdown: a 1001 Going Away close, or a 503 before the app has accepted."""
         if self.phase == OPEN:
@@ -126,8 +138,12 @@ class WebSocketCycle:
             return {"type": "websocket.connect"}
         queue = self.queue
         while not queue:
-            if self._disconnect is not None:
-                return dict(self._disconnect)
+            disconnect = self._disconnect
+            if disconnect is not None:
+                if self.phase == OPEN:  # failed(): what came before is answered, now the close
+                    self._close_with(disconnect["code"], "")
+                    self.phase = CLOSED
+                return dict(disconnect)
             waiter = self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await waiter

@@ -5,6 +5,12 @@ that carried the handshake: HTTP/1.1 today, an HTTP/2 stream next), which sends 
 package chose and hands over the bytes that followed the request. After that the channel is the
 driver of those bytes: it feeds the `WebSocketCycle`, sends keep-alive pings, and closes when the
 closing handshake is done (or after CLOSE_TIMEOUT). Its backpressure pauses its own input only.
+
+When the client breaks the protocol, the ws package delivers the messages that were complete before
+the bad frame and then `ConnectionFailed`, and waits for our close frame (state FAILING). The
+channel lets the app have those messages and answer them: the close, with the error's code, goes
+out when the app asks for the next message (and gets the disconnect), closes, returns, or after
+CLOSE_TIMEOUT, whichever comes first (RFC 6455 §7.1.7; Autobahn|Testsuite 3.2, 4.1.3, 5.15).
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from asgiserver.server._drivers.base import Cancellable, Services, Sink
 
 logger = logging.getLogger("asgiserver.error")
 
-CLOSE_TIMEOUT = 5.0  # how long we wait for the peer's close frame after sending ours
+CLOSE_TIMEOUT = 5.0  # how long we wait for the peer's close frame after sending ours, and how
+# long an app may take to answer the messages before a protocol error before our close goes out
 
 _TextMessage = ws.TextMessage
 _BytesMessage = ws.BytesMessage
@@ -41,6 +48,7 @@ class WSChannel:
     __slots__ = (
         "_close_timer",
         "_closing",
+        "_failure",
         "_ping_timer",
         "_pong_payload",
         "conn",
@@ -61,6 +69,7 @@ class WSChannel:
         self.cycle: WebSocketCycle | None = None
         self.conn: ws.ServerConnection | None = None
         self._closing = False
+        self._failure: ws.RemoteProtocolError | None = None  # the client's error, our close owed
         self._ping_timer: Cancellable | None = None
         self._close_timer: Cancellable | None = None
         self._pong_payload: bytes | None = None
@@ -122,6 +131,10 @@ class WSChannel:
         conn = self.conn
         if conn is None or self._closing:
             return
+        failure = self._failure
+        if failure is not None:
+            # The client broke the protocol: its error's code, whatever the app asked for.
+            code, reason = failure.close_code, str(failure).encode()[:123].decode(errors="ignore")
         try:
             conn.send(ws.Close(code, reason))
         except ws.LocalProtocolError as exc:
@@ -197,8 +210,14 @@ class WSChannel:
             elif kind is ws.ConnectionFailed:
                 error = event.error  # type: ignore[union-attr]
                 logger.info("WebSocket protocol error from the client: %s", error)
-                self._closing = True
-                cycle.closed(error.close_code, "")
+                if conn.state is ws.State.FAILING:
+                    # Our close is owed: the app first gets the messages before the error.
+                    self._failure = error
+                    cycle.failed(error.close_code)
+                    self._close_timer = self.sink.call_later(CLOSE_TIMEOUT, self._fail_late)
+                else:
+                    self._closing = True
+                    cycle.closed(error.close_code, "")
         self._write()
         if full and not self.sink.read_paused:
             self.sink.pause_reading()
@@ -218,9 +237,18 @@ class WSChannel:
             sink.write(chunks)
 
     def _close_transport(self) -> None:
+        self._closing = True
         self._cancel_timers()
         self.sink.flush()
         self.sink.close()
+
+    def _fail_late(self) -> None:
+        """The app did not come back for the disconnect in time: close without its answers."""
+        self._close_timer = None
+        failure = self._failure
+        self.close(0, "")
+        if self.cycle is not None and failure is not None:
+            self.cycle.closed(failure.close_code, "")
 
     # ---- keep-alive pings --------------------------------------------------------------------------
 
@@ -233,7 +261,7 @@ class WSChannel:
         """Every ping interval a ping; a pong must come back within the ping timeout."""
         self._ping_timer = None
         conn = self.conn
-        if self._closing or conn is None:
+        if self._closing or conn is None or self._failure is not None:
             return
         if self._pong_payload is not None:
             # RFC 6455 §5.5.2/§5.5.3: a peer that does not answer a ping is gone.
