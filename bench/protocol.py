@@ -77,7 +77,8 @@ def ours(loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
     from asgiserver.server._config import Config
     from asgiserver.server._process.worker import WorkerState
 
-    state = WorkerState(Config(app=app, access_log=False), app, loop)
+    # One connection carries every request: lift the per-connection cap of HTTP/2 (default 1000).
+    state = WorkerState(Config(app=app, access_log=False, h2_max_requests=10**9), app, loop)
     state.access_log = False
     return state.protocol_factory()()
 
