@@ -503,3 +503,32 @@ def test_graceful_shutdown_lets_open_streams_finish(start_server) -> None:
     out, _ = client.communicate(timeout=20)
     assert out == "slow done"
     assert server.wait() == 0
+
+
+def test_h2_options_reach_the_wire(start_server) -> None:
+    # What the options set is what the client is told (SETTINGS, RFC 9113 §6.5.2) and what holds.
+    server = start_server(
+        "testapp:app",
+        "--h2-max-concurrent-streams",
+        "7",
+        "--h2-initial-window-size",
+        "70000",
+        "--h2-max-continuation-frames",
+        "2",
+    )
+    client = RawClient(server)
+    client.pump(lambda: any(isinstance(e, h2.events.RemoteSettingsChanged) for e in client.events))
+    assert client.conn.remote_settings.max_concurrent_streams == 7
+    assert client.conn.remote_settings.initial_window_size == 70000
+    client.close()
+    # Three CONTINUATION frames in one block, over the limit of two: the connection ends.
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b"")
+    block = frame(1, 0, 1, b"\x82\x84\x86") + frame(9, 0, 1, b"\x40\x01a\x01b") * 2
+    block += frame(9, 4, 1, b"\x41\x01t")
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(preface + block)
+        received = b""
+        with contextlib.suppress(OSError):
+            while data := sock.recv(65536):
+                received += data
+    assert goaway_code(received) in (0x1, 0xB)

@@ -15,12 +15,14 @@ from asgiserver.server._config import (
     access_log_format,
     access_path,
     cert_reqs,
+    connection_window,
     header,
     integer,
     octal,
     positive,
     seconds,
     trusted_peer,
+    window,
     workers_count,
 )
 from asgiserver.server._net.sockets import bind_specs, parse_tcp
@@ -133,6 +135,8 @@ SAMPLES = {
     header: "x-a:1",
     cert_reqs: "required",
     trusted_peer: "10.0.0.0/8",
+    window: "70000",
+    connection_window: "70000",
 }
 OPTION_LIST = [opt for opt in OPTIONS if opt.kind != "argument"]
 

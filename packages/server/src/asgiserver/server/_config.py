@@ -123,6 +123,22 @@ def positive(text: str) -> int:
     return value
 
 
+def window(text: str) -> int:
+    """An HTTP/2 flow-control window: 1 to 2^31-1 bytes (RFC 9113 §6.9.1)."""
+    value = positive(text)
+    if value > 2**31 - 1:
+        raise ValueError(f"must be at most 2147483647 (RFC 9113 §6.9.1), not {value}")
+    return value
+
+
+def connection_window(text: str) -> int:
+    """The HTTP/2 connection receive window: at least the initial 65,535 bytes (RFC 9113 §6.9.2)."""
+    value = window(text)
+    if value < 65535:
+        raise ValueError(f"must be at least 65535 (RFC 9113 §6.9.2), not {value}")
+    return value
+
+
 def octal(text: str) -> int:
     try:
         return int(text, 8)
@@ -633,7 +649,7 @@ class Config:
             HTTP2,
             "request-body bytes a stream may send before the app reads them "
             "(SETTINGS_INITIAL_WINDOW_SIZE)",
-            parse=positive,
+            parse=window,
         ),
     )
     h2_connection_window: int = field(
@@ -641,7 +657,7 @@ class Config:
         metadata=cli(
             HTTP2,
             "request-body bytes all streams of a connection may have in flight",
-            parse=positive,
+            parse=connection_window,
         ),
     )
     h2_max_requests: int = field(
@@ -658,6 +674,38 @@ class Config:
             HTTP2,
             "stream resets a connection may cause beyond the requests it completes before it is "
             "closed with ENHANCE_YOUR_CALM (rapid reset, CVE-2023-44487)",
+            parse=positive,
+        ),
+    )
+    h2_max_control_frames: int = field(
+        default=1000,
+        metadata=cli(
+            HTTP2,
+            "PING, SETTINGS, PRIORITY, WINDOW_UPDATE, empty DATA and other frames that do no useful "
+            "work a connection may send (useful work earns credit back) before it is closed with "
+            "ENHANCE_YOUR_CALM (CVE-2019-9512/9515/9518)",
+            parse=positive,
+        ),
+    )
+    h2_max_continuation_frames: int = field(
+        default=8,
+        metadata=cli(
+            HTTP2, "CONTINUATION frames in one header block (CONTINUATION floods)", parse=positive
+        ),
+    )
+    h2_max_header_block_bytes: int = field(
+        default=64 * 1024,
+        metadata=cli(
+            HTTP2,
+            "encoded bytes of one header block, checked before any HPACK decoding (HPACK bombs)",
+            parse=positive,
+        ),
+    )
+    h2_max_new_streams_per_read: int = field(
+        default=200,
+        metadata=cli(
+            HTTP2,
+            "streams one read may open; the rest are refused with REFUSED_STREAM",
             parse=positive,
         ),
     )

@@ -59,6 +59,10 @@ def h2_limits(services: Services) -> h2adapter.Limits:
         connection_window=config.h2_connection_window,
         max_requests=config.h2_max_requests,
         reset_budget=config.h2_reset_budget,
+        max_control_frames=config.h2_max_control_frames,
+        max_continuation_frames=config.h2_max_continuation_frames,
+        max_header_block_bytes=config.h2_max_header_block_bytes,
+        max_new_streams_per_read=config.h2_max_new_streams_per_read,
         max_header_list_size=config.limit_request_headers_size,
         max_header_count=config.limit_request_fields,
     )
