@@ -106,23 +106,7 @@ class H2Driver:
         its body already complete; then the bytes that followed it (the client's preface)."""
         self.conn.initiate_upgrade(settings)
         self._flush()
-        sink = self.sink
-        services = self.services
-        scope = services.scopes.http(
-            method,
-            target,
-            "2",
-            headers,
-            "https" if sink.secure else "http",
-            sink.client,
-            sink.server,
-            self.trusted,
-            {"http.response.trailers": {}, "http.response.early_hint": {}},
-        )
-        stream = H2Stream(self, 1, method, target)
-        cycle = stream.cycle = HTTPCycle(scope, stream, services.defaults, True, sink.time())
-        self.streams[1] = stream
-        services.start_cycle(cycle.run(services.app))
+        self.services.start_cycle(self._open_stream(1, method, target, headers, True))
         if initial:
             self.receive_data(initial)
 
@@ -214,25 +198,37 @@ class H2Driver:
         if event.protocol is not None:
             self._on_extended_connect(event)
             return
+        self._starting.append(
+            self._open_stream(stream_id, event.method, event.target, event.headers, False)
+        )
+
+    def _open_stream(
+        self, stream_id: int, method: bytes, target: bytes, headers: Headers, body_complete: bool
+    ) -> Coroutine[Any, Any, None]:
+        """A request's stream and cycle; returns the app's coroutine for the caller to start."""
+        sink = self.sink
+        services = self.services
         scope = services.scopes.http(
-            event.method,
-            event.target,
+            method,
+            target,
             "2",
-            event.headers,
+            headers,
             "https" if sink.secure else "http",
             sink.client,
             sink.server,
             self.trusted,
             {"http.response.trailers": {}, "http.response.early_hint": {}},
         )
-        stream = H2Stream(self, stream_id, event.method, event.target)
-        for name, value in event.headers:
+        stream = H2Stream(self, stream_id, method, target)
+        for name, value in headers:
             if name == b"expect":
                 # RFC 9110 §10.1.1: the 100 goes out when the application first reads the body.
                 stream.expect_continue = value.lower() == b"100-continue"
-        cycle = stream.cycle = HTTPCycle(scope, stream, services.defaults, False, sink.time())
+        cycle = stream.cycle = HTTPCycle(
+            scope, stream, services.defaults, body_complete, sink.time()
+        )
         self.streams[stream_id] = stream
-        self._starting.append(cycle.run(services.app))
+        return cycle.run(services.app)
 
     def _on_extended_connect(self, event: h2adapter.Request) -> None:
         """RFC 8441 §4: extended CONNECT with :protocol websocket opens a WebSocket on the stream."""

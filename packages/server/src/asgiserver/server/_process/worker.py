@@ -265,8 +265,7 @@ class Worker:
         if state.tasks:
             await asyncio.wait(state.tasks, timeout=5)
         for connection in list(state.connections):
-            if connection.transport is not None:
-                connection.transport.abort()
+            connection.abort()
 
     def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
         def on_signal(sig: int) -> None:
