@@ -643,3 +643,20 @@ def test_rst_on_stream_zero_is_a_connection_error() -> None:
     pair = Pair()
     events = pair.raw(raw_frame(0x3, 0, 0, b"\x00\x00\x00\x08"))
     assert isinstance(events[-1], h2a.ConnectionFailed)
+
+
+def test_rfc7541_7_1_3_set_cookie_is_never_indexed() -> None:
+    """A response's set-cookie never enters the client's HPACK dynamic table; other fields may."""
+    pair = Pair()
+    pair.get(1)
+    secret = b"session=0123456789abcdef0123456789abcdef"
+    pair.server.send(h2a.Response(1, 200, [(b"set-cookie", secret), (b"x-trace", b"abc123")]))
+    pair.server.send(h2a.EndOfMessage(1))
+    pair.pump()
+    [resp] = pair.client_of(h2.events.ResponseReceived)
+    assert (b"set-cookie", secret) in resp.headers
+    [cookie] = [field for field in resp.headers if field[0] == b"set-cookie"]
+    assert cookie.indexable is False  # decoded from a never-indexed literal
+    table = pair.client.decoder.header_table.dynamic_entries
+    assert (b"x-trace", b"abc123") in table
+    assert all(name != b"set-cookie" for name, _ in table)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from hpack import NeverIndexedHeaderTuple
+
 from ._errors import HeadersTooLarge, LocalProtocolError, RemoteProtocolError, UnsupportedMethod
 from ._events import Headers, Request
 from ._limits import Limits
@@ -170,7 +172,13 @@ def parse_trailers(
 
 
 def response_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
-    """Lowercase names, drop connection-specific fields (RFC 9113 §8.2.2), refuse invalid ones."""
+    """Lowercase names, drop connection-specific fields (RFC 9113 §8.2.2), refuse invalid ones.
+
+    `set-cookie` values are sent as never-indexed literals (RFC 7541 §7.1.3): a secret kept in the
+    client's dynamic table could be guessed by an attacker who can add chosen fields to responses on
+    the same connection and watch their compressed size (RFC 7541 §7.1.1). h2 already does this for
+    `authorization` and short `cookie` fields, which only clients send.
+    """
     out: list[tuple[bytes, bytes]] = []
     for name, value in headers:
         if type(name) is not bytes or type(value) is not bytes:
@@ -182,5 +190,5 @@ def response_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
             raise LocalProtocolError(f"invalid header name {name!r}")
         if _VALUE.fullmatch(value) is None:
             raise LocalProtocolError(f"invalid value in header {name!r}")
-        out.append((name, value))
+        out.append(NeverIndexedHeaderTuple(name, value) if name == b"set-cookie" else (name, value))
     return out
