@@ -234,6 +234,8 @@ class H1Driver:
             self._reject(503)
             return
         cycle = self.cycle = HTTPCycle(scope, self, services.defaults, False, sink.time())
+        if services.shutting_down:
+            cycle.shutdown()  # served during the shutdown grace: the drain applies to it too
         self._starting = cycle.run(services.app, services.config.timeout_request)
 
     def _drop_starting(self) -> None:

@@ -228,6 +228,8 @@ class H2Driver:
             scope, stream, services.defaults, body_complete, sink.time()
         )
         self.streams[stream_id] = stream
+        if services.shutting_down:
+            cycle.shutdown()  # opened before our last GOAWAY: the drain applies to it too
         return cycle.run(services.app, services.config.timeout_request)
 
     def _on_extended_connect(self, event: h2adapter.Request) -> None:
