@@ -156,6 +156,26 @@ def test_a_long_poll_that_returns_on_the_drain_disconnect_is_answered_503(protoc
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("protocol", ["http", "h2"])
+def test_a_request_that_arrives_during_the_drain_is_told_too(protocol: str) -> None:
+    # A connection accepted just before the listener closed is served once (the shutdown grace).
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        assert await receive() == DISCONNECT
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body"})
+
+    async def main() -> None:
+        harness = Harness(protocol, app)
+        harness.state.shutting_down = True
+        harness.feed(request(protocol))
+        await harness.settle()
+        assert harness.response()[0] == 204
+        await harness.finish()
+
+    asyncio.run(main())
+
+
 def test_an_app_reading_its_body_gets_all_of_it_before_the_drain_disconnect() -> None:
     received: list[Any] = []
 
