@@ -133,7 +133,7 @@ def test_early_hints_send_a_103_before_the_response(server: ServerProcess) -> No
         head, rest = read_response(sock, head_only=True)
         assert head.startswith(b"HTTP/1.1 103")
         assert b"link: </style.css>; rel=preload; as=style" in head.lower()
-        data = rest + recv_until_closed_or(sock, b"after hints")
+        data = recv_until_closed_or(sock, b"after hints", start=rest)
         assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"after hints")
 
 
@@ -288,9 +288,13 @@ def test_response_splitting_header_is_refused(server: ServerProcess) -> None:
     assert b"set-cookie" not in data.lower()
 
 
-def recv_until_closed_or(sock: socket.socket, suffix: bytes, timeout: float = 10) -> bytes:
+def recv_until_closed_or(
+    sock: socket.socket, suffix: bytes, timeout: float = 10, start: bytes = b""
+) -> bytes:
+    """`start` (bytes already read) and what follows, until they end with `suffix` or the server
+    closes; with keep-alive the server does not close for a long time, so never wait past it."""
     sock.settimeout(timeout)
-    data = b""
+    data = start
     while not data.endswith(suffix):
         chunk = sock.recv(65536)
         if not chunk:

@@ -14,3 +14,9 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+# Tests share helpers by importing a sibling module (test_drain.py uses test_drivers.py's fake
+# transport); --import-mode=importlib does not put this directory on sys.path, so do it here.
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))

@@ -712,10 +712,12 @@ class Config:
 
     # Timeouts (seconds).
     timeout_keep_alive: float = field(
-        default=5.0,
+        default=75.0,  # nginx's keepalive_timeout: past the 60 s idle timeout of most balancers
         metadata=cli(
             TIMEOUTS,
-            "close idle keep-alive connections after this long",
+            "close idle keep-alive connections after this long; keep it above a load balancer's "
+            "idle timeout (AWS ALB, ingress-nginx: 60 s) so the balancer closes idle connections "
+            "first and never reuses one the server is closing (502s)",
             aliases=("--keep-alive",),
             parse=seconds,
         ),
@@ -733,6 +735,15 @@ class Config:
         metadata=cli(
             TIMEOUTS,
             "close a request whose body stalls this long while the app waits for it",
+            parse=seconds,
+        ),
+    )
+    timeout_request: float | None = field(
+        default=None,
+        metadata=cli(
+            TIMEOUTS,
+            "cancel an HTTP request whose app has not finished after this long: 504, or an "
+            "aborted response if it had started (WebSockets are not limited); 0 or unset: off",
             parse=seconds,
         ),
     )

@@ -4,7 +4,8 @@ A driver creates an `HTTPCycle` per request, feeds it the request body (`feed_bo
 `disconnect`) and gives it an `HTTPStream` handle to write the response to. The cycle owns the ASGI
 rules: message order and validation, `http.disconnect`, OSError from `send()` after a disconnect (spec
 2.4), response finishing (`response.py`), deferred response heads so a single-chunk body gets a
-Content-Length, trailers and early hints. Drivers never see ASGI messages.
+Content-Length, trailers and early hints, `--timeout-request`, and the drain at shutdown (`shutdown()`).
+Drivers never see ASGI messages.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from asgiserver.server._asgi.types import (
 logger = logging.getLogger("asgiserver.error")
 
 _ERROR_HEAD: Headers = [(b"content-type", b"text/plain; charset=utf-8")]
+_ERROR_BODIES = {
+    500: b"Internal Server Error",
+    503: b"Service Unavailable",
+    504: b"Gateway Timeout",
+}
 
 
 class HTTPCycle:
@@ -36,7 +42,9 @@ class HTTPCycle:
         "_body",
         "_body_ended",
         "_body_size",
+        "_drain_told",
         "_head",
+        "_length_framed",
         "_no_body",
         "_request_done",
         "_waiter",
@@ -44,6 +52,7 @@ class HTTPCycle:
         "bytes_sent",
         "defaults",
         "disconnected",
+        "draining",
         "expect_trailers",
         "failed",
         "response_complete",
@@ -75,6 +84,9 @@ class HTTPCycle:
         self._request_done = False
         self._no_body = False
         self.disconnected = False
+        self.draining = False  # the server is shutting down: see shutdown()
+        self._drain_told = False  # the app was handed http.disconnect because of the drain
+        self._length_framed = False  # the app's head carries a Content-Length
         self.response_started = False
         self.response_complete = False
         self.expect_trailers = False
@@ -100,6 +112,20 @@ class HTTPCycle:
         self.disconnected = True
         self._wake()
 
+    def shutdown(self) -> None:
+        """The server drains (graceful stop, reload, recycling).
+
+        An app that waits for the disconnect once it has the whole request (SSE, long polling) gets
+        `http.disconnect` now, so it can end before the graceful timeout cancels it. Unlike a real
+        disconnect (ASGI spec, "Disconnect - receive event"), the client is still there: `send()`
+        keeps working, so what the app sends after it (a last event telling the client to
+        reconnect) arrives, and the response ends properly (the final chunk on HTTP/1.1,
+        END_STREAM on HTTP/2); the driver then closes the connection (or the HTTP/2 GOAWAY
+        completes). An app still reading its request body gets the body first.
+        """
+        self.draining = True
+        self._wake()
+
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -111,8 +137,11 @@ class HTTPCycle:
         if self.disconnected or self.response_complete:
             return {"type": "http.disconnect"}
         if self._request_done:
-            # The whole body was delivered: the next message is the disconnect, whenever it comes.
-            await self._wait(lambda: self.disconnected or self.response_complete)
+            # The whole body was delivered: the next message is the disconnect, whenever it comes
+            # (a drain counts, see shutdown()).
+            await self._wait(lambda: self.disconnected or self.response_complete or self.draining)
+            if not self.disconnected and not self.response_complete:
+                self._drain_told = True
             return {"type": "http.disconnect"}
         if not self._body and not self.body_complete:
             self.stream.want_body()
@@ -171,6 +200,7 @@ class HTTPCycle:
         # the body; the protocol package checks the bytes themselves when it writes them.
         headers, has_length = self.defaults.finish(status, message.get("headers", ()))
         trailers = bool(message.get("trailers", False))
+        self._length_framed = has_length
         self.response_started = True
         self.status = status
         self.expect_trailers = trailers
@@ -253,10 +283,25 @@ class HTTPCycle:
         self.response_complete = True
         self._wake()
 
-    async def run(self, app: ASGIApp) -> None:
-        """Run the application for this request; every outcome leaves the stream consistent."""
+    async def run(self, app: ASGIApp, timeout: float | None = None) -> None:
+        """Run the application for this request; every outcome leaves the stream consistent.
+
+        With a `timeout` (`--timeout-request`; 0 is off), an app that has not returned in time is
+        cancelled.
+        """
         try:
-            await app(self.scope, self.receive, self.send)
+            if not timeout:
+                await app(self.scope, self.receive, self.send)
+            else:
+                deadline = asyncio.timeout(timeout)
+                try:
+                    async with deadline:
+                        await app(self.scope, self.receive, self.send)
+                except TimeoutError:
+                    if not deadline.expired():
+                        raise  # the app's own TimeoutError: an exception like any other
+                    self._timed_out(timeout)
+                    return
         except ClientDisconnected:
             pass  # spec 2.4: raised by us, not logged as an error
         except BaseException as exc:
@@ -267,15 +312,27 @@ class HTTPCycle:
             self._finish_after_error()
         else:
             if not self.response_started:
-                if not self.disconnected:
-                    logger.error("ASGI application returned without starting a response")
-                self._finish_after_error()
+                if self._drain_told:
+                    # It stopped as the drain asked, before answering: the client still waits.
+                    self._finish_after_error(503)
+                else:
+                    if not self.disconnected:
+                        logger.error("ASGI application returned without starting a response")
+                    self._finish_after_error()
             elif not self.response_complete and not self.disconnected:
                 head = self._head
                 if head is not None:
                     # A response that ends without a body is completed with an empty one.
                     self.expect_trailers = False
                     self._send_body({})
+                elif self._drain_told and not self._length_framed:
+                    # It ended its stream as the drain asked (SSE frameworks cancel their writer
+                    # and return): end the response properly rather than cut it.
+                    if self._body_ended:
+                        self.stream.send_trailers([])
+                    else:
+                        self.stream.send_body(b"", True)
+                    self._complete()
                 else:
                     logger.error("ASGI application returned without completing the response")
                     self.failed = True
@@ -283,22 +340,33 @@ class HTTPCycle:
         finally:
             self.stream.cycle_finished(self)
 
-    def _finish_after_error(self) -> None:
+    def _timed_out(self, timeout: float) -> None:
+        """`--timeout-request`: a 504 while no head has gone out, else the response is aborted
+        (HTTP/1: the connection closes; HTTP/2: RST_STREAM INTERNAL_ERROR, as for any response the
+        server could not finish, RFC 9113 §7: CANCEL says the stream is no longer needed, but the
+        client still wants this response and the server failed to produce it)."""
+        scope = self.scope
+        logger.error(
+            "Request timed out after %gs: %s %s", timeout, scope.get("method"), scope.get("path")
+        )
+        self._finish_after_error(504)
+
+    def _finish_after_error(self, status: int = 500) -> None:
         self.failed = True
         if self.disconnected or self.response_complete:
             return
         if self._head is not None or not self.response_started:
             self._head = None
             self.response_started = True
-            self.status = 500
+            self.status = status
             self.expect_trailers = False
-            body = b"Internal Server Error"
-            headers, _ = self.defaults.finish(500, _ERROR_HEAD)
+            body = _ERROR_BODIES[status]
+            headers, _ = self.defaults.finish(status, _ERROR_HEAD)
             headers.append((b"content-length", b"%d" % len(body)))
             if self.scope.get("method") == "HEAD":
                 body = b""
             self.bytes_sent = len(body)
-            self.stream.send_head(500, headers, body, True)
+            self.stream.send_head(status, headers, body, True)
             self._complete()
         else:
             self.stream.reset()

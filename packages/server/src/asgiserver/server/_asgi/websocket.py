@@ -86,10 +86,15 @@ class WebSocketCycle:
             self._disconnect = {"type": "websocket.disconnect", "code": code, "reason": ""}
         self._wake()
 
-    def shutdown(self) -> None:
-        """Graceful shutdown: a 1001 Going Away close, or a 503 before the app has accepted."""
+    def shutdown(self, restart: bool = False) -> None:
+        """Graceful shutdown: a 1001 Going Away close, or 1012 Service Restart when this process
+        is replaced (reload, recycling: the client should reconnect; RFC 6455 §7.4.1 and the IANA
+        WebSocket Close Code Number Registry); a 503 before the app has accepted."""
         if self.phase == OPEN:
-            self._close_with(1001, "server shutting down")
+            if restart:
+                self._close_with(1012, "service restart")
+            else:
+                self._close_with(1001, "server shutting down")
         elif self.phase == CONNECTING and self._denial is None:
             self._deny(503, b"Service Unavailable")
 

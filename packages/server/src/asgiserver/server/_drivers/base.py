@@ -116,8 +116,9 @@ class Driver(Protocol):
 
     def timer_fired(self, kind: int) -> None: ...
 
-    def shutdown(self) -> None:
-        """Graceful shutdown: finish what is in flight, take nothing new, close."""
+    def shutdown(self, restart: bool = False) -> None:
+        """Graceful shutdown: finish what is in flight, take nothing new, close. `restart`: this
+        process is being replaced (reload, recycling), which WebSockets hear as 1012."""
         ...
 
 

@@ -234,7 +234,9 @@ class H1Driver:
             self._reject(503)
             return
         cycle = self.cycle = HTTPCycle(scope, self, services.defaults, False, sink.time())
-        self._starting = cycle.run(services.app)
+        if services.shutting_down:
+            cycle.shutdown()  # served during the shutdown grace: the drain applies to it too
+        self._starting = cycle.run(services.app, services.config.timeout_request)
 
     def _drop_starting(self) -> None:
         """The request broke in the same read that completed its head: the app never sees it."""
@@ -573,15 +575,21 @@ class H1Driver:
         if not self.sink.closing:
             self.sink.close()
 
-    def shutdown(self) -> None:
+    def shutdown(self, restart: bool = False) -> None:
         """Graceful shutdown: close when idle, otherwise after the current response.
 
-        A connection accepted just before the listener closed, whose first request has not been
-        read yet (or only part of it), is not idle: its client has a request on the way and would
-        see a close instead of an answer. It is served once (with `connection: close`); the head
-        deadline and the worker's short grace for such connections bound the wait.
+        A response in progress ends with `connection: close` (its head has it unless it had already
+        gone; a chunked body still ends with its last chunk), and an app waiting for the disconnect
+        hears it now (`HTTPCycle.shutdown`). A connection accepted just before the listener closed,
+        whose first request has not been read yet (or only part of it), is not idle: its client has
+        a request on the way and would see a close instead of an answer. It is served once (with
+        `connection: close`); the head deadline and the worker's short grace for such connections
+        bound the wait.
         """
+        cycle = self.cycle
         if self.websocket is not None:
-            self.websocket.shutdown()
-        elif self.cycle is None and self.request_method and not self.conn.pending_bytes:
+            self.websocket.shutdown(restart)
+        elif cycle is not None:
+            cycle.shutdown()
+        elif self.request_method and not self.conn.pending_bytes:
             self.sink.close()  # idle between keep-alive requests

@@ -228,7 +228,9 @@ class H2Driver:
             scope, stream, services.defaults, body_complete, sink.time()
         )
         self.streams[stream_id] = stream
-        return cycle.run(services.app)
+        if services.shutting_down:
+            cycle.shutdown()  # opened before our last GOAWAY: the drain applies to it too
+        return cycle.run(services.app, services.config.timeout_request)
 
     def _on_extended_connect(self, event: h2adapter.Request) -> None:
         """RFC 8441 §4: extended CONNECT with :protocol websocket opens a WebSocket on the stream."""
@@ -319,14 +321,17 @@ class H2Driver:
         self._flush()
         self.sink.close()
 
-    def shutdown(self) -> None:
-        """Graceful shutdown: a two-phase GOAWAY; streams already open finish (RFC 9113 §6.8);
-        WebSockets are closed with 1001."""
+    def shutdown(self, restart: bool = False) -> None:
+        """Graceful shutdown: a two-phase GOAWAY; streams already open finish (RFC 9113 §6.8): an
+        app waiting for the disconnect hears it and may still end its response (END_STREAM goes
+        out before the connection closes); WebSockets are closed with 1001 (1012 on `restart`)."""
         self._expect_close = True
         self.conn.start_shutdown()
         for stream in list(self.streams.values()):
             if isinstance(stream, H2WebSocket):
-                stream.channel.shutdown()  # type: ignore[union-attr]
+                stream.channel.shutdown(restart)  # type: ignore[union-attr]
+            elif stream.cycle is not None:
+                stream.cycle.shutdown()
         self._flush()
         self._maybe_close()
 

@@ -82,7 +82,8 @@ class UwsgiDriver:
         self._read_events()
         if self.cycle is not None and self.cycle is not cycle and not self.sink.closed:
             # Started once the whole read is handled, with the body that came with the head.
-            self.services.start_cycle(self.cycle.run(self.services.app))
+            services = self.services
+            services.start_cycle(self.cycle.run(services.app, services.config.timeout_request))
 
     def _read_events(self) -> None:
         for event in self.conn.events_received():
@@ -246,6 +247,9 @@ class UwsgiDriver:
         else:
             self._reject(408)
 
-    def shutdown(self) -> None:
-        if self.cycle is None:
+    def shutdown(self, restart: bool = False) -> None:
+        cycle = self.cycle
+        if cycle is None:
             self.sink.close()
+        else:
+            cycle.shutdown()  # an app waiting for the disconnect hears it (HTTPCycle.shutdown)

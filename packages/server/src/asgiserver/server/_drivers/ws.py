@@ -183,10 +183,10 @@ class WSChannel:
     def timer_fired(self, kind: int) -> None:
         pass  # the channel keeps its own ping and close timers
 
-    def shutdown(self) -> None:
+    def shutdown(self, restart: bool = False) -> None:
         cycle = self.cycle
         if cycle is not None:
-            cycle.shutdown()
+            cycle.shutdown(restart)
 
     def _handle_events(self) -> None:
         conn = self.conn

@@ -244,11 +244,11 @@ class Connection(asyncio.Protocol):
 
     # ---- server control ----------------------------------------------------------------------------
 
-    def shutdown(self) -> None:
+    def shutdown(self, restart: bool = False) -> None:
         """Graceful shutdown: the driver closes when idle, otherwise after what is in flight."""
         self.closing = True
         if self.driver is not None:
-            self.driver.shutdown()
+            self.driver.shutdown(restart)
 
     def abort(self) -> None:
         transport = self.transport

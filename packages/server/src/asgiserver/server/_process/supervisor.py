@@ -8,7 +8,9 @@ heartbeat (once a second, from the loop itself, so a blocked loop stops beating)
 
 Signals: TERM/INT graceful stop (a second INT: now), QUIT immediate, HUP rolling reload (new workers
 first; the old ones drain only once every new one is ready), TTIN/TTOU one worker more/less, USR1 reopen
-log files. Exit codes: 0 after a stop, 3 when lifespan startup failed, 1 when workers crash while
+log files. The master tells a worker it retires (reload, recycling, TTOU) with HUP, not TERM: the
+worker drains the same way, but its WebSockets are closed with 1012 (Service Restart, "reconnect")
+instead of 1001 (Going Away); a stop of the whole server sends TERM. Exit codes: 0 after a stop, 3 when lifespan startup failed, 1 when workers crash while
 booting again and again.
 """
 
@@ -265,7 +267,7 @@ class Supervisor:
     def _retire(self, worker: WorkerProcess) -> None:
         if worker.stopping_since is None:
             worker.stopping_since = time.monotonic()
-            self._kill(worker, signal.SIGTERM)
+            self._kill(worker, signal.SIGHUP)  # a graceful stop with 1012 to WebSockets
 
     def _signal_all(self, sig: int) -> None:
         for worker in list(self.workers.values()):
@@ -354,7 +356,12 @@ class Supervisor:
                 tell(b"M")
 
         worker = Worker(
-            config, app, sockets, on_ready=lambda: tell(b"R"), on_request_done=on_request_done
+            config,
+            app,
+            sockets,
+            on_ready=lambda: tell(b"R"),
+            on_request_done=on_request_done,
+            restart_on_hup=True,
         )
 
         async def serve() -> int:

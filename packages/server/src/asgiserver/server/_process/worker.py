@@ -155,6 +155,7 @@ class Worker:
         on_ready: Callable[[], None] | None = None,
         on_request_done: Callable[[int], None] | None = None,
         install_signals: bool = True,
+        restart_on_hup: bool = False,
     ) -> None:
         self.config = config
         self.app = app
@@ -162,15 +163,21 @@ class Worker:
         self.on_ready = on_ready
         self.on_request_done = on_request_done
         self.install_signals = install_signals
+        # SIGHUP: under our master it means "you are being replaced" (reload, recycling), which
+        # WebSockets hear as 1012; alone, there is no replacement, so it is a plain graceful stop.
+        self.restart_on_hup = restart_on_hup
         self.state: WorkerState | None = None
         self._stop: asyncio.Event | None = None
         self._fast = False
+        self._restart = False
         self._stop_requested = False
         self._interrupts = 0
 
-    def request_stop(self, fast: bool = False) -> None:
-        """Stop serving; a request made before `serve()` has started is kept and honoured."""
+    def request_stop(self, fast: bool = False, restart: bool = False) -> None:
+        """Stop serving; a request made before `serve()` has started is kept and honoured.
+        `restart`: another process takes over (WebSockets are closed with 1012, not 1001)."""
         self._fast = self._fast or fast
+        self._restart = restart and (self._restart or not self._stop_requested)
         self._stop_requested = True
         if self._stop is not None:
             self._stop.set()
@@ -222,7 +229,7 @@ class Worker:
         finally:
             state.stop_timers()
             if self.install_signals:
-                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
                     with contextlib.suppress(Exception):
                         loop.remove_signal_handler(sig)
 
@@ -232,7 +239,7 @@ class Worker:
             server.close()
         state.shutting_down = True
         for connection in list(state.connections):
-            connection.shutdown()
+            connection.shutdown(self._restart)
         loop = asyncio.get_running_loop()
         if state.tasks and not self._fast:
             logger.info("Waiting for %d in-flight request(s) to finish", len(state.tasks))
@@ -278,9 +285,15 @@ class Worker:
                     logger.info("Second interrupt: stopping now")
                     self.request_stop(fast=True)
                     return
+            if sig == signal.SIGHUP:
+                if self.restart_on_hup:
+                    logger.info("Replaced by a new worker: draining")
+                    self.request_stop(restart=True)
+                    return
+                logger.info("SIGHUP: stopping gracefully (a reload needs --workers)")
             self.request_stop()
 
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
             loop.add_signal_handler(sig, on_signal, sig)
 
 
