@@ -96,9 +96,10 @@ def tls_extension(ssl_object: ssl.SSLObject, certfile: str | None) -> dict[str, 
     if leaf:
         unverified = getattr(ssl_object, "get_unverified_chain", None)  # Python 3.13+
         if unverified is not None:
-            for cert in unverified():
-                pem = cert.public_bytes()  # PEM text by default
-                chain.append(pem if isinstance(pem, str) else ssl.DER_cert_to_PEM_cert(pem))
+            # SSLObject (what asyncio and uvloop transports use) gives DER bytes, leaf first.
+            chain = [
+                ssl.DER_cert_to_PEM_cert(der) for der in unverified() if isinstance(der, bytes)
+            ]
         if not chain:
             chain = [ssl.DER_cert_to_PEM_cert(leaf)]
         details = ssl_object.getpeercert()  # filled in only for a verified certificate
