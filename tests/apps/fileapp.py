@@ -4,7 +4,8 @@ Files are served from FILEAPP_DIR (a test's temporary directory):
 - /path/<name>: `http.response.pathsend` of the file (no Content-Length from the app),
 - /zerocopy/<name>?offset=&count=: `http.response.zerocopysend` of a file the app opens and closes,
 - /starlette/<name>: Starlette's `FileResponse`, which uses pathsend when the server offers it,
-- /scope: the scope's extensions as JSON (bytes-free parts only).
+- /scope: the scope's extensions as JSON (bytes-free parts only); a WebSocket gets them as a text
+  message after it is accepted.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ FILES = Path(os.environ.get("FILEAPP_DIR", "."))
 
 
 async def app(scope, receive, send) -> None:
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": json.dumps(scope["extensions"])})
+        await send({"type": "websocket.close", "code": 1000})
+        return
     if scope["type"] != "http":
         return
     path = scope["path"]

@@ -110,6 +110,19 @@ def test_with_a_client_certificate_over_http1_and_http2(start_server, ca, server
     assert server.stop() == 0
 
 
+def test_in_websocket_scopes_over_tls(start_server, ca, server_files) -> None:
+    from websockets.sync.client import connect
+
+    server: ServerProcess = start_server("fileapp:app", *server_files["args"])
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    with connect(f"wss://127.0.0.1:{server.port}/", ssl=context) as ws:
+        extensions = json.loads(ws.recv(timeout=10))
+    assert extensions["tls"]["server_cert"] == server_files["cert_pem"]
+    assert extensions["tls"]["tls_version"] == 0x0304
+    assert server.stop() == 0
+
+
 def test_absent_on_plain_connections(start_server) -> None:
     server: ServerProcess = start_server("fileapp:app")
     extensions = httpx.get(server.url + "/scope", timeout=10).json()["extensions"]
