@@ -4,6 +4,8 @@ Files are served from FILEAPP_DIR (a test's temporary directory):
 - /path/<name>: `http.response.pathsend` of the file (no Content-Length from the app),
 - /zerocopy/<name>?offset=&count=: `http.response.zerocopysend` of a file the app opens and closes,
 - /starlette/<name>: Starlette's `FileResponse`, which uses pathsend when the server offers it,
+- /prefixed/<name>?size=N: N bytes of "p" as a body message, then the file by pathsend, with the
+  app's own Content-Length (the file must follow bytes still waiting in the transport's buffer),
 - /scope: the scope's extensions as JSON (bytes-free parts only); a WebSocket gets them as a text
   message after it is accepted.
 """
@@ -49,6 +51,14 @@ async def app(scope, receive, send) -> None:
     headers = [(b"content-type", b"application/octet-stream")]
     if kind == "path":
         await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.pathsend", "path": str(FILES / name)})
+        return
+    if kind == "prefixed":
+        size = int(parse_qs(scope["query_string"].decode())["size"][0])
+        total = size + (FILES / name).stat().st_size
+        headers.append((b"content-length", b"%d" % total))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"p" * size, "more_body": True})
         await send({"type": "http.response.pathsend", "path": str(FILES / name)})
         return
     if kind == "zerocopy":
