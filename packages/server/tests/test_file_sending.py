@@ -4,6 +4,9 @@ the sendfile path is proved on real sockets in tests/e2e/test_file_sending.py.""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +14,29 @@ import h2.connection
 import h2.events
 import h2.settings
 import pytest
-from test_drivers import PROTOCOLS, App, Harness, h2_client, names, serve
-from test_drivers import request as driver_request
+
+
+def _driver_harness() -> Any:
+    """test_drivers.py, by path: this package's tests run with --import-mode=importlib."""
+    name = "asgiserver_server_test_drivers"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).with_name("test_drivers.py")
+        )
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[name] = module
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return sys.modules[name]
+
+
+_drivers = _driver_harness()
+PROTOCOLS: list[str] = _drivers.PROTOCOLS
+App = Any
+Harness = Any
+h2_client = _drivers.h2_client
+names = _drivers.names
+serve = _drivers.serve
+driver_request = _drivers.request
 
 DATA = bytes(range(256)) * 1000  # 256 000 bytes: several 64 KiB reads
 
@@ -193,3 +217,27 @@ def test_extensions_in_the_scope(payload: Path) -> None:
         for e in seen
     )
     assert len(seen) == 3
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_missing_file_after_the_head_aborts_the_response(protocol: str, tmp_path: Path) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        await send({"type": "http.response.pathsend", "path": str(tmp_path / "missing")})
+
+    harness = serve(protocol, app, request(protocol))
+    if protocol == "h2":
+        parsed = h2_stream(harness)
+        assert (parsed["status"], parsed["reset"], parsed["ended"]) == (200, 2, False)
+        return
+    assert harness.transport.closed
+    assert response(harness)[0] == 200  # then the close, never an end of the body
+
+
+def test_the_server_closes_the_files_it_opens(payload: Path) -> None:
+    before = len(os.listdir("/proc/self/fd"))
+    for protocol in PROTOCOLS:
+        for method in (b"GET", b"HEAD"):
+            serve(protocol, pathsend(payload), request(protocol, method))
+    assert len(os.listdir("/proc/self/fd")) == before
