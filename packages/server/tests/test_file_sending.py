@@ -144,9 +144,12 @@ def test_a_missing_file_is_a_500(protocol: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_a_directory_is_a_500(protocol: str, tmp_path: Path) -> None:
-    status, _, _ = response(serve(protocol, pathsend(tmp_path), request(protocol)))
-    assert status == 500
+def test_a_directory_or_a_fifo_is_a_500(protocol: str, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (tmp_path, fifo):  # opening the FIFO must not wait for a writer
+        status, _, _ = response(serve(protocol, pathsend(path), request(protocol)))
+        assert status == 500
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -11,6 +11,7 @@ Content-Length, trailers and early hints, and file bodies (`http.response.pathse
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import stat
@@ -267,15 +268,15 @@ class HTTPCycle:
         if not isinstance(path, str):
             raise ASGIProtocolError("http.response.pathsend 'path' must be a string")
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            # O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore it).
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError:
             self._finish_after_error()
             raise
         try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
                 self._finish_after_error()
-                raise IsADirectoryError(f"not a regular file: {path!r}")
+                raise OSError(errno.EINVAL, "not a regular file", path)
             await self._send_fd(fd, 0, None, False)
         finally:
             os.close(fd)
