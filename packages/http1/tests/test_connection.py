@@ -672,3 +672,25 @@ class TestTimeouts:
         assert isinstance(events[-1], ConnectionFailed)
         conn.timed_out()
         assert conn.events_received() == []
+
+
+def test_reserve_body_only_for_sized_or_close_delimited_bodies() -> None:
+    """A file sent with sendfile bypasses Data: the bytes are counted, never framed."""
+    conn = ServerConnection()
+    conn.receive_data(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+    conn.events_received()
+    conn.send(Response(status=200, headers=[(b"content-length", b"10")]))
+    assert conn.reserve_body(4)
+    conn.send(Data(b"123456"))
+    with pytest.raises(LocalProtocolError):
+        conn.reserve_body(1)  # one more than the Content-Length
+    chunked = ServerConnection()
+    chunked.receive_data(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+    chunked.events_received()
+    chunked.send(Response(status=200, headers=[]))
+    assert not chunked.reserve_body(4)  # the package frames chunks itself: send Data
+    http10 = ServerConnection()
+    http10.receive_data(b"GET / HTTP/1.0\r\n\r\n")
+    http10.events_received()
+    http10.send(Response(status=200, headers=[]))
+    assert http10.reserve_body(4)  # RFC 9112 §6.3: the close ends the body

@@ -319,6 +319,26 @@ class ServerConnection(BodyReader):
         else:
             raise LocalProtocolError(f"cannot send {kind.__name__}")
 
+    def reserve_body(self, size: int) -> bool:
+        """Let the caller write ``size`` bytes of the response body itself, unframed (a file
+        sent with ``sendfile``), as if they had been sent as ``Data``.
+
+        Only a body framed by Content-Length or by the close (RFC 9112 §6.3) carries raw bytes;
+        for a chunked body (or none) nothing changes and False is returned: send ``Data``
+        instead.  Raises LocalProtocolError, as ``Data`` would, for more bytes than the
+        Content-Length.  Write ``data_to_send()`` before the reserved bytes.
+        """
+        if self._cs.server is not _SEND_BODY:
+            raise LocalProtocolError(f"cannot send Data in state {self._cs.server.name}")
+        mode = self._send_mode
+        if mode == _SIZED:
+            if size > self._send_remaining:
+                self._cs.server_failed()
+                raise LocalProtocolError("response body longer than its content-length")
+            self._send_remaining -= size
+            return True
+        return mode == _UNTIL_CLOSE
+
     # ------------------------------------------------------------------ receiving
 
     def _fail(self, exc: RemoteProtocolError) -> None:

@@ -4,14 +4,18 @@ A driver creates an `HTTPCycle` per request, feeds it the request body (`feed_bo
 `disconnect`) and gives it an `HTTPStream` handle to write the response to. The cycle owns the ASGI
 rules: message order and validation, `http.disconnect`, OSError from `send()` after a disconnect (spec
 2.4), response finishing (`response.py`), deferred response heads so a single-chunk body gets a
-Content-Length, trailers and early hints, `--timeout-request`, and the drain at shutdown (`shutdown()`).
+Content-Length, trailers and early hints, file bodies (`http.response.pathsend`,
+`http.response.zerocopysend`), `--timeout-request`, and the drain at shutdown (`shutdown()`).
 Drivers never see ASGI messages.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
+import stat
 from collections.abc import Callable
 
 from asgiserver.server._asgi.response import ResponseDefaults, header_list
@@ -33,6 +37,7 @@ _ERROR_BODIES = {
     503: b"Service Unavailable",
     504: b"Gateway Timeout",
 }
+FILE_CHUNK = 64 * 1024  # a file body read into send_body() where sendfile cannot be used
 
 
 class HTTPCycle:
@@ -187,6 +192,10 @@ class HTTPCycle:
             self._send_trailers(message)
         elif kind == "http.response.early_hint":
             self._send_early_hint(message)
+        elif kind == "http.response.pathsend":
+            await self._send_path(message)
+        elif kind == "http.response.zerocopysend":
+            await self._send_zerocopy(message)
         else:
             raise ASGIProtocolError(f"unexpected ASGI message type {kind!r} in an HTTP cycle")
 
@@ -278,6 +287,107 @@ class HTTPCycle:
             headers.append((b"link", link))
         if headers:
             self.stream.send_informational(103, headers)
+
+    async def _send_path(self, message: Message) -> None:
+        """`http.response.pathsend` (ASGI extension): the server opens, sends and closes the file.
+
+        A file that cannot be opened (or is not a regular file) fails the response: a 500 while
+        the head is still held back, an aborted response after; the OSError reaches the app."""
+        self._check_file_message("http.response.pathsend")
+        path = message.get("path")
+        if not isinstance(path, str):
+            raise ASGIProtocolError("http.response.pathsend 'path' must be a string")
+        try:
+            # O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore it).
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError:
+            self._finish_after_error()
+            raise
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                self._finish_after_error()
+                raise OSError(errno.EINVAL, "not a regular file", path)
+            await self._send_fd(fd, 0, None, False)
+        finally:
+            os.close(fd)
+
+    async def _send_zerocopy(self, message: Message) -> None:
+        """`http.response.zerocopysend` (ASGI extension): part of a file the app opened, from
+        `offset` (default: the file's position) for `count` bytes (default: to its end). The app
+        closes its file; we never do."""
+        self._check_file_message("http.response.zerocopysend")
+        file = message.get("file")
+        try:
+            fd = file if type(file) is int else file.fileno()  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError):
+            raise ASGIProtocolError("http.response.zerocopysend 'file' has no descriptor") from None
+        offset = message.get("offset")
+        count = message.get("count")
+        for value in (offset, count):
+            if value is not None and (type(value) is not int or value < 0):
+                raise ASGIProtocolError("zerocopysend 'offset' and 'count' must be ints >= 0")
+        if offset is None:
+            offset = os.lseek(fd, 0, os.SEEK_CUR)
+        await self._send_fd(fd, offset, count, bool(message.get("more_body", False)))
+
+    def _check_file_message(self, kind: str) -> None:
+        if not self.response_started:
+            raise ASGIProtocolError(f"{kind} sent before http.response.start")
+        if self._body_ended:
+            raise ASGIProtocolError(f"{kind} sent after the response body ended")
+
+    async def _send_fd(self, fd: int, offset: int, count: int | None, more_body: bool) -> None:
+        """A file body: with the held-back head (Content-Length: the bytes to send, as for a
+        single body message) unless one went out already; sendfile where the stream can."""
+        if count is None:
+            count = max(os.fstat(fd).st_size - offset, 0)
+        end = not more_body and not self.expect_trailers
+        stream = self.stream
+        head = self._head
+        if head is not None:
+            self._head = None
+            status, headers, trailers, has_length = head
+            if end and not has_length and not trailers and status != 204 and status != 304:
+                headers.append((b"content-length", b"%d" % count))
+            stream.send_head(status, headers, b"", end and (self._no_body or not count))
+        elif end and (self._no_body or not count):
+            stream.send_body(b"", True)
+        if not self._no_body and count:
+            await self._transfer(fd, offset, count)
+            if end:
+                stream.send_body(b"", True)
+        if not more_body:
+            self._body_ended = True
+            if end:
+                self._complete()
+
+    async def _transfer(self, fd: int, offset: int, count: int) -> None:
+        stream = self.stream
+        pending = stream.send_file(fd, offset, count)
+        if pending is not None:
+            sent = await pending
+            self.bytes_sent += sent
+        else:
+            sent = 0
+            while sent < count and not self.disconnected:
+                # A read of a local file, on the loop: short, and the page cache usually has it.
+                data = os.pread(fd, min(FILE_CHUNK, count - sent), offset + sent)
+                if not data:
+                    break
+                sent += len(data)
+                self.bytes_sent += len(data)
+                stream.send_body(data, False)
+                await stream.drain()
+                await asyncio.sleep(0)  # a fast client must not keep other requests waiting
+        if self.disconnected:
+            raise ClientDisconnected("the client has disconnected")
+        if sent < count:
+            # The promised length cannot be met: the response must not look complete (RFC 9112
+            # §6.3: an incomplete message is detected by the close; HTTP/2: RST_STREAM).
+            self.failed = True
+            self._body_ended = True
+            stream.reset()
+            raise OSError(f"the file ended {count - sent} bytes short of the response length")
 
     def _complete(self) -> None:
         self.response_complete = True

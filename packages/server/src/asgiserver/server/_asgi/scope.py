@@ -22,6 +22,20 @@ Client = tuple[str, int] | None
 Server = tuple[str, int | None] | None
 
 
+def http_extensions(tls: dict[str, Any] | None) -> dict[str, Any]:
+    """The `extensions` of an HTTP scope: the response messages every protocol's cycle takes
+    (`http.py`), and the TLS facts of a TLS connection (asgiref specs/tls.rst)."""
+    extensions: dict[str, Any] = {
+        "http.response.trailers": {},
+        "http.response.early_hint": {},
+        "http.response.pathsend": {},
+        "http.response.zerocopysend": {},
+    }
+    if tls is not None:
+        extensions["tls"] = tls
+    return extensions
+
+
 def split_target(target: bytes) -> tuple[bytes, bytes]:
     """(raw_path, query_string) of an origin-, absolute- or asterisk-form target (RFC 9112 §3.2)."""
     if target[:1] != b"/" and target != b"*":
@@ -157,7 +171,7 @@ class ScopeBuilder:
             query,
             headers,
             self.app_state.copy(),
-            {},
+            {"http.response.pathsend": {}, "http.response.zerocopysend": {}},
         )
 
     def websocket(
@@ -170,6 +184,7 @@ class ScopeBuilder:
         server: Server,
         subprotocols: list[str],
         trusted: bool,
+        tls: dict[str, Any] | None = None,
     ) -> Scope:
         """The scope of a WebSocket handshake (HTTP/1.1 upgrade or RFC 8441 extended CONNECT)."""
         path, raw_path, query = self._paths(target)
@@ -190,6 +205,8 @@ class ScopeBuilder:
             "state": self.app_state.copy(),
             "extensions": {"websocket.http.response": {}},
         }
+        if tls is not None:
+            scope["extensions"]["tls"] = tls
         if trusted:
             self.proxy.apply(scope)  # type: ignore[union-attr]
         return scope

@@ -35,6 +35,14 @@ class HTTPStream(Protocol):
 
     def send_trailers(self, headers: Headers) -> None: ...
 
+    def send_file(self, fd: int, offset: int, count: int) -> Awaitable[int] | None:
+        """After the head: send `count` bytes of file `fd` from `offset` without copying them
+        through Python (`os.sendfile`), and return how many went out (fewer only when the file
+        ended first; a client that leaves meanwhile is `disconnect()`ed). Returns None, having
+        done nothing, where that cannot be done (TLS, HTTP/2, uwsgi, a chunked body): the cycle
+        then reads the file into `send_body()`."""
+        ...
+
     def send_informational(self, status: int, headers: Headers) -> None: ...
 
     def want_body(self) -> None:

@@ -74,6 +74,21 @@ class Sink(Protocol):
 
     def drain(self) -> Awaitable[None]: ...
 
+    @property
+    def zero_copy(self) -> bool:
+        """`send_file()` can be used (a plain socket: TLS encrypts in user space)."""
+        ...
+
+    def send_file(self, fd: int, offset: int, count: int) -> Awaitable[int]:
+        """Send `count` bytes of file `fd` from `offset` with `os.sendfile` (only if `zero_copy`),
+        after what was written; returns the bytes sent, fewer only when the
+        file ended first; raises ConnectionError when the client is gone."""
+        ...
+
+    def tls_extension(self) -> dict[str, Any] | None:
+        """The ASGI `tls` scope extension of a TLS connection, else None."""
+        ...
+
     def pause_reading(self) -> None: ...
 
     def resume_reading(self) -> None: ...

@@ -19,6 +19,7 @@ from typing import Any
 
 from asgiserver import h2adapter, http1, ws
 from asgiserver.server._asgi.http import HTTPCycle
+from asgiserver.server._asgi.scope import http_extensions
 from asgiserver.server._asgi.stream import FinishedCycle
 from asgiserver.server._asgi.types import Headers
 from asgiserver.server._asgi.websocket import WebSocketCycle
@@ -102,6 +103,7 @@ class H1Driver:
         "request_version",
         "services",
         "sink",
+        "tls",
         "trusted",
         "websocket",
     )
@@ -128,6 +130,7 @@ class H1Driver:
         self.last_body_time = 0.0
         self._denial_status = 0
         self.trusted = services.scopes.trusts_peer(sink.client)
+        self.tls = sink.tls_extension() if sink.secure else None
         self.client = sink.client  # the resolved client of the request, for the access log
         sink.arm(HEAD_TIMER, services.config.timeout_request_head)
 
@@ -226,7 +229,7 @@ class H1Driver:
             sink.client,
             sink.server,
             self.trusted,
-            {"http.response.trailers": {}, "http.response.early_hint": {}},
+            http_extensions(self.tls),
         )
         self.client = scope["client"]
         limit = services.limit_concurrency  # --limit-concurrency (services.overloaded(), inline)
@@ -296,6 +299,7 @@ class H1Driver:
             sink.server,
             list(handshake.subprotocols),
             self.trusted,
+            self.tls,
         )
         self.client = scope["client"]
         if self.services.overloaded():
@@ -440,6 +444,29 @@ class H1Driver:
         self._write()
         if end:
             self._response_done()
+
+    def send_file(self, fd: int, offset: int, count: int) -> Awaitable[int] | None:
+        """sendfile on a plain connection, for a body framed by Content-Length (or the close)."""
+        sink = self.sink
+        if not sink.zero_copy or sink.closed:
+            return None
+        try:
+            if not self.conn.reserve_body(count):
+                return None  # chunked: the package frames the bytes
+        except http1.LocalProtocolError as exc:
+            logger.error("Invalid response body from the ASGI application: %s", exc)
+            sink.close()
+            raise
+        self._write()
+        return self._send_file(fd, offset, count)
+
+    async def _send_file(self, fd: int, offset: int, count: int) -> int:
+        try:
+            return await self.sink.send_file(fd, offset, count)
+        except ConnectionError:
+            self.connection_lost()
+            self.sink.close()
+            return 0
 
     def send_trailers(self, headers: Headers) -> None:
         if self.sink.closed:

@@ -17,6 +17,7 @@ from typing import Any
 
 from asgiserver import h2adapter, ws
 from asgiserver.server._asgi.http import HTTPCycle
+from asgiserver.server._asgi.scope import http_extensions
 from asgiserver.server._asgi.stream import FinishedCycle
 from asgiserver.server._asgi.types import Headers
 from asgiserver.server._asgi.websocket import WebSocketCycle
@@ -76,6 +77,7 @@ class H2Driver:
         "services",
         "sink",
         "streams",
+        "tls",
         "trusted",
     )
 
@@ -84,6 +86,7 @@ class H2Driver:
         self.sink = sink
         self.streams: dict[int, H2Stream | H2WebSocket] = {}
         self.trusted = services.scopes.trusts_peer(sink.client)
+        self.tls = sink.tls_extension() if sink.secure else None
         self._expect_close = False
         self._starting: list[Coroutine[Any, Any, None]] = []
         self.conn = h2adapter.ServerConnection(
@@ -217,7 +220,7 @@ class H2Driver:
             sink.client,
             sink.server,
             self.trusted,
-            {"http.response.trailers": {}, "http.response.early_hint": {}},
+            http_extensions(self.tls),
         )
         stream = H2Stream(self, stream_id, method, target)
         for name, value in headers:
@@ -255,6 +258,7 @@ class H2Driver:
             sink.server,
             list(handshake.subprotocols),
             self.trusted,
+            self.tls,
         )
         stream = H2WebSocket(self, stream_id)
         channel = stream.channel = WSChannel(self.services, stream, handshake, stream)
@@ -438,6 +442,9 @@ class H2Stream(_StreamBase):
         if end:
             self._response_done()
 
+    def send_file(self, fd: int, offset: int, count: int) -> None:
+        return None  # DATA frames: the cycle reads the file into send_body()
+
     def send_trailers(self, headers: Headers) -> None:
         if self.ended:
             return
@@ -605,6 +612,16 @@ class H2WebSocket(_StreamBase):
 
     def hold(self, seconds: float | None) -> None:
         self.driver.sink.hold(seconds)
+
+    @property
+    def zero_copy(self) -> bool:
+        return False
+
+    async def send_file(self, fd: int, offset: int, count: int) -> int:
+        raise ConnectionError("a WebSocket stream carries no file bodies")
+
+    def tls_extension(self) -> dict[str, Any] | None:
+        return self.driver.tls
 
     def flush(self) -> None:
         self.driver.sink.flush()

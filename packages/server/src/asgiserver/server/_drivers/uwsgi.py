@@ -201,6 +201,9 @@ class UwsgiDriver:
                 )
             sink.close()
 
+    def send_file(self, fd: int, offset: int, count: int) -> None:
+        return None  # nginx reads what we write: the cycle reads the file into send_body()
+
     def send_trailers(self, headers: Headers) -> None:
         self.send_body(b"", True)  # uwsgi responses are close-delimited: no trailers
 

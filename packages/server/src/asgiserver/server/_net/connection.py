@@ -20,6 +20,7 @@ from asgiserver.server._drivers.base import (
     DriverFactory,
     Services,
 )
+from asgiserver.server._net import sendfile, tls
 from asgiserver.server._net.writes import WriteBatcher
 
 LINGER_SECONDS = 2.0  # how long unread request bytes are drained after an early response
@@ -151,6 +152,30 @@ class Connection(asyncio.Protocol):
 
     def drain(self) -> Awaitable[None]:
         return self._out.drain()
+
+    @property
+    def zero_copy(self) -> bool:
+        """`send_file()` can be used: a plain (not TLS) transport over a socket."""
+        transport = self.transport
+        return (
+            transport is not None
+            and not self.secure
+            and transport.get_extra_info("socket") is not None
+        )
+
+    def send_file(self, fd: int, offset: int, count: int) -> Awaitable[int]:
+        """Send part of a file with `os.sendfile` after what is already written (plain sockets
+        only: a TLS transport encrypts in user space). Returns the bytes sent, fewer than `count`
+        only when the file ended first; raises ConnectionError when the client is gone."""
+        return sendfile.send_file(self.loop, self.transport, self._out, fd, offset, count)  # type: ignore[arg-type]
+
+    def tls_extension(self) -> dict[str, Any] | None:
+        """The ASGI `tls` scope extension of this connection (None on plain connections)."""
+        transport = self.transport
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        if ssl_object is None:
+            return None
+        return tls.tls_extension(ssl_object, self.services.config.ssl_certfile)
 
     def pause_reading(self) -> None:
         transport = self.transport
