@@ -18,6 +18,7 @@ from asgiserver.server._drivers.base import (
     NO_TIMER,
     Driver,
     DriverFactory,
+    ProxiedEndpoints,
     Services,
 )
 from asgiserver.server._net.writes import WriteBatcher
@@ -48,6 +49,7 @@ class Connection(asyncio.Protocol):
         "_linger_bytes",
         "_lingering",
         "_out",
+        "_proxied",
         "_timer",
         "alpn",
         "client",
@@ -64,7 +66,11 @@ class Connection(asyncio.Protocol):
     )
 
     def __init__(
-        self, services: Services, driver_factory: DriverFactory, loop: asyncio.AbstractEventLoop
+        self,
+        services: Services,
+        driver_factory: DriverFactory,
+        loop: asyncio.AbstractEventLoop,
+        proxied: ProxiedEndpoints | None = None,
     ) -> None:
         self.services = services
         self.loop = loop
@@ -84,6 +90,7 @@ class Connection(asyncio.Protocol):
         self._lingering = False
         self._linger_bytes = 0
         self._out = WriteBatcher(loop)
+        self._proxied = proxied  # what the connection's PROXY header said (--proxy-protocol)
 
     # ---- asyncio callbacks -------------------------------------------------------------------------
 
@@ -96,6 +103,11 @@ class Connection(asyncio.Protocol):
         self.secure = ssl_object is not None
         if ssl_object is not None:
             self.alpn = ssl_object.selected_alpn_protocol()
+        proxied = self._proxied
+        if proxied is not None:
+            if proxied.relayed:
+                self.client, self.server = proxied.client, proxied.server
+            self.secure = self.secure or proxied.client_tls
         self.services.connections.add(self)
         self.driver = self._driver_factory(self)
 
