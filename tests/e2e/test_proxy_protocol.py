@@ -272,5 +272,11 @@ def test_asyncio_loop_and_tls_after_the_header(certs: dict[str, Any]) -> None:
         scope = json.loads(body)
         assert (scope["client"], scope["scheme"]) == (["2001:db8::7", 5], "https")
         assert exchange(server, b"\x16\x03\x01\x00\x05hello") == b""  # TLS with no header first
+        # Graceful shutdown closes a connection still waiting for its header, and exits at once.
+        with socket.create_connection((server.host, server.port), timeout=10) as waiting:
+            waiting.sendall(b"PROXY TCP4 ")
+            time.sleep(0.2)  # let the server accept it (the assertion below holds either way)
+            assert server.stop() == 0
+            assert recv_until_closed(waiting) == b""
     finally:
         server.stop()
