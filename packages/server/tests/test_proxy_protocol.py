@@ -166,3 +166,21 @@ def test_local_keeps_the_socket() -> None:
         "server": ["127.0.0.1", 8000],
         "scheme": "http",
     }
+
+
+def test_option(capsys: pytest.CaptureFixture[str]) -> None:
+    from asgiserver.server._cli import build_parser, config_from_args, main
+
+    def parsed(*argv: str) -> bool:
+        return config_from_args(build_parser().parse_args(["mod:app", *argv]), {}).proxy_protocol
+
+    assert (parsed(), parsed("--proxy-protocol"), parsed("--no-proxy-protocol")) == (
+        False,
+        True,
+        False,
+    )
+    # uwsgi peers are nginx's uwsgi_pass, which sends no PROXY header.
+    with pytest.raises(SystemExit) as info:
+        main(["mod:app", "--proxy-protocol", "--protocol", "uwsgi"])
+    assert info.value.code == 2
+    assert "--proxy-protocol is for HTTP listeners" in capsys.readouterr().err
