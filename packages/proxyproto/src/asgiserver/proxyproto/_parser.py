@@ -244,8 +244,8 @@ def _parse_v2(data: bytes | bytearray | memoryview, max_length: int) -> ProxyHea
 def _v2_addresses(family: Family, block: bytes) -> tuple[Address, Address]:
     if family == "inet":
         return (
-            (str(ipaddress.IPv4Address(block[0:4])), int.from_bytes(block[8:10], "big")),
-            (str(ipaddress.IPv4Address(block[4:8])), int.from_bytes(block[10:12], "big")),
+            (".".join(map(str, block[0:4])), int.from_bytes(block[8:10], "big")),
+            (".".join(map(str, block[4:8])), int.from_bytes(block[10:12], "big")),
         )
     if family == "inet6":
         return (
