@@ -54,8 +54,12 @@ listen terminated
 listen passthrough
     bind 127.0.0.1:{passthrough}
     server app 127.0.0.1:{tls} send-proxy-v2-ssl
+listen checked
+    bind 127.0.0.1:{checked}
+    option httpchk GET /scope?health-check
+    server app 127.0.0.1:{plain} send-proxy-v2 check check-send-proxy inter 500ms
 """
-ROUTES = ("v1", "v2", "v2ssl", "terminated", "passthrough")
+ROUTES = ("v1", "v2", "v2ssl", "terminated", "passthrough", "checked")
 OPTIONS = ["--proxy-protocol", "--forwarded-allow-ips", "127.0.0.1", "--timeout-request-head", "3"]
 
 
@@ -139,6 +143,15 @@ def test_haproxy_tcp_mode(
     assert scope["scheme"] == scheme
     line = access_line(servers[served_by], f"route={route}")
     assert CLIENT in line, line
+
+
+def test_haproxy_health_checks_with_a_header(
+    haproxy: dict[str, int], servers: dict[str, ServerProcess]
+) -> None:
+    # `check-send-proxy`: HAProxy's own checks start with a header too (LOCAL: no client to
+    # relay), and are served with the socket's addresses.
+    line = access_line(servers["plain"], "health-check")
+    assert "127.0.0.1:" in line and " 200 " in line, line
 
 
 # ---- raw headers over a socket -------------------------------------------------------------------
