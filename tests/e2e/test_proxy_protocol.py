@@ -92,8 +92,9 @@ def servers(certs: dict[str, Any]) -> Iterator[dict[str, ServerProcess]]:
         )
         yield procs
     finally:
-        for proc in procs.values():
+        for name, proc in procs.items():
             proc.stop()
+            print(f"---- {name} server {proc.pid} stderr ----\n{proc.stderr}")  # shown on failure
 
 
 @pytest.fixture(scope="module")
