@@ -48,7 +48,7 @@ def expose_pyenv_pythons() -> None:
 expose_pyenv_pythons()
 
 ROOT = Path(__file__).parent
-PROTOCOLS = ["http1", "ws", "uwsgi", "h2adapter", "lifespan"]
+PROTOCOLS = ["http1", "ws", "uwsgi", "h2adapter", "lifespan", "proxyproto"]
 PACKAGES = [*PROTOCOLS, "server"]
 ALL_PACKAGE_PATHS = [f"packages/{p}" for p in PACKAGES]
 PYPROJECT = nox.project.load_toml("pyproject.toml")

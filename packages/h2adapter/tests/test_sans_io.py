@@ -19,6 +19,7 @@ SIBLINGS = (
     "asgiserver.http1",
     "asgiserver.uwsgi",
     "asgiserver.lifespan",
+    "asgiserver.proxyproto",
     "asgiserver.server",
 )
 BASELINE = "import h2.connection"  # h2 imports logging (and so threading): that is h2's, not ours

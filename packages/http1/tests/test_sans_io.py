@@ -20,6 +20,7 @@ SIBLINGS = (
     "asgiserver.uwsgi",
     "asgiserver.lifespan",
     "asgiserver.h2adapter",
+    "asgiserver.proxyproto",
     "asgiserver.server",
 )
 BASELINE = "pass"

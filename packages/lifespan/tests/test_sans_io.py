@@ -20,6 +20,7 @@ SIBLINGS = (
     "asgiserver.ws",
     "asgiserver.uwsgi",
     "asgiserver.h2adapter",
+    "asgiserver.proxyproto",
     "asgiserver.server",
 )
 BASELINE = "pass"

@@ -10,7 +10,7 @@ from pathlib import Path
 import asgiserver.server
 
 ROOT = Path(asgiserver.server.__file__).parent
-PROTOCOL_PACKAGES = {"http1", "ws", "uwsgi", "lifespan", "h2adapter"}
+PROTOCOL_PACKAGES = {"http1", "ws", "uwsgi", "lifespan", "h2adapter", "proxyproto"}
 
 # What each layer may import, besides itself. Shared modules (config, logging, app loading) sit at
 # the bottom next to `_asgi`; `_net` knows drivers only through `_drivers.base`.

@@ -181,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise ValueError("the following arguments are required: APP")
         if values.get("ssl_keyfile") and not values.get("ssl_certfile"):
             raise ValueError("--ssl-keyfile needs --ssl-certfile")
+        if values.get("proxy_protocol") and values.get("protocol") == "uwsgi":
+            raise ValueError("--proxy-protocol is for HTTP listeners, not --protocol uwsgi")
         config = Config(**values)
     except ValueError as exc:
         parser.error(str(exc))

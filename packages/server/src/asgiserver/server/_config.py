@@ -557,6 +557,18 @@ class Config:
         ),
     )
 
+    proxy_protocol: bool = field(
+        default=False,
+        metadata=cli(
+            RESPONSES,
+            "every connection must start with a PROXY protocol header (v1 or v2, HAProxy "
+            "send-proxy / send-proxy-v2) whose addresses replace the socket's; only peers in "
+            "--forwarded-allow-ips may connect, and a connection without a valid header is "
+            "closed",
+            kind="switch",
+        ),
+    )
+
     # Protocol: HTTP/1.1 (with WebSocket upgrades), or uwsgi behind nginx `uwsgi_pass`.
     protocol: ProtocolName = field(
         default="http",

@@ -11,6 +11,7 @@ clock directly, so a fake `Sink` drives it (`tests/test_drivers.py`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from asgiserver.server._asgi.response import ResponseDefaults
@@ -29,6 +30,24 @@ class Cancellable(Protocol):
     def cancel(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ProxiedEndpoints:
+    """What a PROXY protocol header (`--proxy-protocol`, `proxy_protocol.py`) says about its
+    connection. `length`: the header's bytes, consumed before the connection's own. When `relayed`,
+    `client` and `server` replace the socket's addresses; otherwise (LOCAL, UNKNOWN, UNSPEC) the
+    socket's own are kept. `client_tls`: the client used TLS to the proxy (PP2_CLIENT_SSL)."""
+
+    length: int
+    relayed: bool
+    client: Client
+    server: Server
+    client_tls: bool
+
+
+class InvalidProxyHeader(ValueError):
+    """The connection does not start with a valid PROXY header: it is closed unread."""
+
+
 class Sink(Protocol):
     """The byte side of one connection, as a driver sees it."""
 
@@ -41,7 +60,10 @@ class Sink(Protocol):
     def server(self) -> Server: ...
 
     @property
-    def secure(self) -> bool: ...
+    def secure(self) -> bool:
+        """The client's connection is TLS: ours, or the proxy's by PROXY protocol (PP2_CLIENT_SSL).
+        It decides the scheme; `alpn` is set only by our own TLS."""
+        ...
 
     @property
     def alpn(self) -> str | None:

@@ -18,6 +18,7 @@ from asgiserver.server._drivers.base import (
     NO_TIMER,
     Driver,
     DriverFactory,
+    ProxiedEndpoints,
     Services,
 )
 from asgiserver.server._net import sendfile, tls
@@ -49,6 +50,7 @@ class Connection(asyncio.Protocol):
         "_linger_bytes",
         "_lingering",
         "_out",
+        "_proxied",
         "_timer",
         "alpn",
         "client",
@@ -65,7 +67,11 @@ class Connection(asyncio.Protocol):
     )
 
     def __init__(
-        self, services: Services, driver_factory: DriverFactory, loop: asyncio.AbstractEventLoop
+        self,
+        services: Services,
+        driver_factory: DriverFactory,
+        loop: asyncio.AbstractEventLoop,
+        proxied: ProxiedEndpoints | None = None,
     ) -> None:
         self.services = services
         self.loop = loop
@@ -85,6 +91,7 @@ class Connection(asyncio.Protocol):
         self._lingering = False
         self._linger_bytes = 0
         self._out = WriteBatcher(loop)
+        self._proxied = proxied  # what the connection's PROXY header said (--proxy-protocol)
 
     # ---- asyncio callbacks -------------------------------------------------------------------------
 
@@ -97,6 +104,11 @@ class Connection(asyncio.Protocol):
         self.secure = ssl_object is not None
         if ssl_object is not None:
             self.alpn = ssl_object.selected_alpn_protocol()
+        proxied = self._proxied
+        if proxied is not None:
+            if proxied.relayed:
+                self.client, self.server = proxied.client, proxied.server
+            self.secure = self.secure or proxied.client_tls
         self.services.connections.add(self)
         self.driver = self._driver_factory(self)
 

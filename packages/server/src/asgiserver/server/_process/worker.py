@@ -9,21 +9,24 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 from asgiserver.server import _logging
-from asgiserver.server._asgi.proxy import ProxyHeaders
+from asgiserver.server._asgi.proxy import ProxyHeaders, TrustedAddresses
 from asgiserver.server._asgi.response import ResponseDefaults
 from asgiserver.server._asgi.scope import ScopeBuilder
 from asgiserver.server._asgi.types import ASGIApp, Headers
 from asgiserver.server._config import Config
-from asgiserver.server._drivers.base import DriverFactory
+from asgiserver.server._drivers.base import DriverFactory, ProxiedEndpoints
 from asgiserver.server._drivers.h1 import http_driver_factory
 from asgiserver.server._drivers.lifespan import LifespanRunner
+from asgiserver.server._drivers.proxy_protocol import MAX_HEADER_BYTES, read_proxy_header
 from asgiserver.server._drivers.uwsgi import uwsgi_driver_factory
 from asgiserver.server._net.connection import Connection
+from asgiserver.server._net.proxy_listener import ProxyProtocolListener
 from asgiserver.server._net.sockets import describe, ssl_context
 
 logger = logging.getLogger("asgiserver.error")
@@ -105,13 +108,20 @@ class WorkerState:
 
     def protocol_factory(self) -> Callable[[], Connection]:
         """The asyncio protocol factory for this worker's listeners."""
-        make_driver: DriverFactory = (
-            uwsgi_driver_factory(self)
-            if self.config.protocol == "uwsgi"
-            else http_driver_factory(self)
-        )
+        make_driver = self._driver_factory()
         loop = self.loop
         return lambda: Connection(self, make_driver, loop)
+
+    def proxied_protocol_factory(self) -> Callable[[ProxiedEndpoints], Connection]:
+        """The same, for connections that started with a PROXY header (`--proxy-protocol`)."""
+        make_driver = self._driver_factory()
+        loop = self.loop
+        return lambda proxied: Connection(self, make_driver, loop, proxied)
+
+    def _driver_factory(self) -> DriverFactory:
+        if self.config.protocol == "uwsgi":
+            return uwsgi_driver_factory(self)
+        return http_driver_factory(self)
 
     def _refresh_date(self) -> None:
         """The Date header is formatted once a second and shared (RFC 9110 §6.6.1)."""
@@ -207,16 +217,19 @@ class Worker:
             alpn = ["h2", "http/1.1"] if config.http2 and config.protocol == "http" else None
             tls = ssl_context(config, alpn)
             protocol_factory = state.protocol_factory()
-            servers = []
+            servers: list[asyncio.Server | ProxyProtocolListener] = []
             for sock in self.sockets:
-                server = await loop.create_server(
-                    protocol_factory,
-                    sock=sock,
-                    ssl=tls,
-                    backlog=config.backlog,
-                    ssl_handshake_timeout=config.timeout_request_head if tls else None,
-                )
-                servers.append(server)
+                if config.proxy_protocol:
+                    servers.append(self._proxy_protocol_listener(loop, sock, tls, state))
+                else:
+                    server = await loop.create_server(
+                        protocol_factory,
+                        sock=sock,
+                        ssl=tls,
+                        backlog=config.backlog,
+                        ssl_handshake_timeout=config.timeout_request_head if tls else None,
+                    )
+                    servers.append(server)
                 logger.info(
                     "Listening on %s (pid %d)", describe(sock, tls is not None), os.getpid()
                 )
@@ -233,7 +246,35 @@ class Worker:
                     with contextlib.suppress(Exception):
                         loop.remove_signal_handler(sig)
 
-    async def _shutdown(self, servers: list[asyncio.Server], state: WorkerState) -> None:
+    def _proxy_protocol_listener(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        tls: ssl.SSLContext | None,
+        state: WorkerState,
+    ) -> ProxyProtocolListener:
+        """`--proxy-protocol`: the PROXY header is read before the connection is served. Its
+        sender must be a trusted proxy (the PROXY specification, section 5), as decided for
+        X-Forwarded-* (`unix` for unix-socket peers)."""
+        config = self.config
+        trusted = TrustedAddresses(config.forwarded_allow_ips)
+        listener = ProxyProtocolListener(
+            loop,
+            sock,
+            state.proxied_protocol_factory(),
+            read_proxy_header,
+            MAX_HEADER_BYTES,
+            lambda host: trusted.unix if host is None else trusted.trusts(host),
+            tls=tls,
+            header_timeout=config.timeout_request_head,
+            backlog=config.backlog,
+        )
+        listener.start()
+        return listener
+
+    async def _shutdown(
+        self, servers: list[asyncio.Server | ProxyProtocolListener], state: WorkerState
+    ) -> None:
         logger.info("Shutting down")
         for server in servers:
             server.close()
