@@ -169,9 +169,11 @@ class Connection(asyncio.Protocol):
     def zero_copy(self) -> bool:
         """`send_file()` can be used: a plain (not TLS) transport over a socket."""
         transport = self.transport
+        # Not `self.secure`: behind a PROXY header that reports a TLS client, `secure` is set while
+        # our own transport is plain TCP, and sendfile works.
         return (
             transport is not None
-            and not self.secure
+            and transport.get_extra_info("ssl_object") is None
             and transport.get_extra_info("socket") is not None
         )
 
