@@ -65,9 +65,7 @@ def test_a_blocked_event_loop_fails_livez_until_it_runs_again(start_server) -> N
 
 
 def test_readyz_stays_ready_through_a_hup_reload(start_server) -> None:
-    server: ServerProcess = start_server(
-        "opsapp:app", "--workers", "1", "--metrics", "127.0.0.1:0"
-    )
+    server: ServerProcess = start_server("opsapp:app", "--workers", "1", "--metrics", "127.0.0.1:0")
     address = metrics_address(server)
     wait_status(address, "/readyz", 200)
     server.signal(signal.SIGHUP)

@@ -74,9 +74,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 def requests(samples: Samples, protocol: str, status_class: str) -> float:
-    return value(
-        samples, "asgiserver_requests_total", protocol=protocol, status_class=status_class
-    )
+    return value(samples, "asgiserver_requests_total", protocol=protocol, status_class=status_class)
 
 
 def wait_for(address: str, check: Callable[[Samples], bool], timeout: float = 15) -> Samples:
@@ -100,9 +98,7 @@ def counters(samples: Samples) -> Samples:
 def test_totals_add_up_across_workers_and_never_go_back_when_one_is_killed(
     start_server,
 ) -> None:
-    server: ServerProcess = start_server(
-        "opsapp:app", "--workers", "2", "--metrics", "127.0.0.1:0"
-    )
+    server: ServerProcess = start_server("opsapp:app", "--workers", "2", "--metrics", "127.0.0.1:0")
     address = metrics_address(server)
     pids: set[int] = set()
     answered = 0
@@ -136,8 +132,10 @@ def test_totals_add_up_across_workers_and_never_go_back_when_one_is_killed(
     os.kill(victim, signal.SIGKILL)
     after = wait_for(
         address,
-        lambda s: value(s, "asgiserver_worker_restarts_total", reason="crash") == 1
-        and value(s, "asgiserver_workers") == 2,
+        lambda s: (
+            value(s, "asgiserver_worker_restarts_total", reason="crash") == 1
+            and value(s, "asgiserver_workers") == 2
+        ),
     )
     # Nothing went backwards: the killed worker's last report stays in the totals.
     for key, old in counters(before).items():
@@ -173,11 +171,13 @@ def test_protocols_and_status_classes_over_a_unix_socket(start_server, tmp_path:
 
     samples = wait_for(
         address,
-        lambda s: requests(s, "websocket", "1xx") == 1
-        and requests(s, "websocket", "4xx") == 1
-        and requests(s, "http/2", "2xx") == 1
-        and requests(s, "http/2", "4xx") == 1
-        and requests(s, "http/1.1", "2xx") == 1,
+        lambda s: (
+            requests(s, "websocket", "1xx") == 1
+            and requests(s, "websocket", "4xx") == 1
+            and requests(s, "http/2", "2xx") == 1
+            and requests(s, "http/2", "4xx") == 1
+            and requests(s, "http/1.1", "2xx") == 1
+        ),
     )
     # A WebSocket handshake counts as a WebSocket only, not as an HTTP/1.1 request too.
     assert sum(requests(samples, "http/1.1", c) for c in ("1xx", "3xx", "4xx", "5xx")) == 0
@@ -197,9 +197,7 @@ def raw_exchange(address: str, data: bytes, *, eof: bool = False) -> bytes:
 
 
 def test_the_listener_answers_bad_input_and_the_master_lives_on(start_server) -> None:
-    server: ServerProcess = start_server(
-        "opsapp:app", "--workers", "1", "--metrics", "127.0.0.1:0"
-    )
+    server: ServerProcess = start_server("opsapp:app", "--workers", "1", "--metrics", "127.0.0.1:0")
     address = metrics_address(server)
     idle = socket.create_connection(address.removeprefix("http://").rsplit(":", 1), timeout=10)
     try:
