@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
-from test_metrics import metrics_address, probe
+from test_metrics import metrics_address, probe, value, wait_for
 
 from conftest import ServerProcess
 
@@ -75,6 +75,10 @@ def test_readyz_stays_ready_through_a_hup_reload(start_server) -> None:
         assert probe(address, "/readyz").status_code == 200
         time.sleep(0.05)
     assert probe(address, "/readyz").status_code == 200
+    restarts = wait_for(
+        address, lambda s: value(s, "asgiserver_worker_restarts_total", reason="reload") == 1
+    )
+    assert value(restarts, "asgiserver_worker_restarts_total", reason="crash") == 0
     assert server.stop() == 0
 
 

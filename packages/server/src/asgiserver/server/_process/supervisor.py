@@ -314,6 +314,7 @@ class Supervisor:
                         self.book.restarted("reload")  # generation -1: counted as a recycle
                     self._retire(worker)
             self.reloading = False
+            self.serving = self.drain_until is None  # (not stopping: _maintain runs only then)
             self.notifier.notify("READY=1", f"STATUS=serving with {len(current)} worker(s)")
             logger.info("Reload complete")
         if len(current) < self.target and now >= self.next_spawn:
