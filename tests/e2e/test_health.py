@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
-from test_metrics import metrics_address, probe, value, wait_for
+from probing import metrics_address, probe, value, wait_for
 
 from conftest import ServerProcess
 
