@@ -84,8 +84,8 @@ class Connection(asyncio.Protocol):
         self.read_paused = False
         self._lingering = False
         self._linger_bytes = 0
-        self._out = WriteBatcher(loop)
-        self._counters = services.metrics  # bytes in and out, with --metrics
+        self._counters = services.metrics  # bytes in (and out, by the batcher) with --metrics
+        self._out = WriteBatcher(loop, self._counters)
 
     # ---- asyncio callbacks -------------------------------------------------------------------------
 
@@ -146,9 +146,6 @@ class Connection(asyncio.Protocol):
         return transport is None or transport.is_closing()
 
     def write(self, chunks: list[bytes]) -> None:
-        counters = self._counters
-        if counters is not None:
-            counters.sent += sum(map(len, chunks))
         self._out.write(chunks)
 
     def hold(self, seconds: float | None) -> None:
