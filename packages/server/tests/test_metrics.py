@@ -10,6 +10,8 @@ import socket
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asgiserver.server._config import Config, metrics_address
 from asgiserver.server._drivers.metrics import (
@@ -301,3 +303,34 @@ def test_metrics_addresses(text: str) -> None:
 def test_bad_metrics_addresses(text: str) -> None:
     with pytest.raises(ValueError):
         metrics_address(text)
+
+
+def test_a_failing_route_answers_500_and_the_listener_goes_on() -> None:
+    def broken() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        raise RuntimeError("bug")
+
+    server = socket.create_server(("127.0.0.1", 0))
+    listener = ProbeListener(server, {b"/metrics": broken})
+    try:
+        client = socket.create_connection(server.getsockname())
+        client.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.setblocking(False)
+        assert run_listener(listener, client).startswith(b"HTTP/1.1 500 ")
+        client.close()
+    finally:
+        listener.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=64), max_size=8), st.booleans())
+def test_any_bytes_give_a_probe_an_error_or_nothing_yet(chunks: list[bytes], eof: bool) -> None:
+    exchange = ProbeExchange()
+    result = None
+    for chunk in [*chunks, b""] if eof else chunks:
+        result = exchange.receive(chunk) if chunk or eof else None
+        if result is not None:
+            break
+    if isinstance(result, int):
+        assert 400 <= result < 600
+    answer = exchange.answer(result if isinstance(result, int) else 200, [], b"x")
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 ")

@@ -9,12 +9,15 @@ request per connection, closed after its answer.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from asgiserver.server._drivers.probe import MAX_INPUT, ProbeExchange
+
+logger = logging.getLogger("asgiserver.error")
 
 MAX_CLIENTS = 16
 DEADLINE = 5.0
@@ -118,7 +121,11 @@ class ProbeListener:
             return 404, [_TEXT], b"Not Found\n"
         if method not in (b"GET", b"HEAD"):
             return 405, [_TEXT, (b"allow", b"GET, HEAD")], b"Method Not Allowed\n"
-        return route()
+        try:
+            return route()
+        except Exception:  # a bug here must not take the master (and every worker) down
+            logger.exception("Error answering %s", path.decode("latin-1"))
+            return 500, [_TEXT], b"Internal Server Error\n"
 
     def _accept(self) -> None:
         while len(self.clients) < MAX_CLIENTS:
