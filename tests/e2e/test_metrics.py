@@ -4,10 +4,12 @@ answers to bad input."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import threading
 from pathlib import Path
 
 import httpx
@@ -159,3 +161,37 @@ def test_a_bad_metrics_address_is_a_usage_error() -> None:
         )
         assert proc.returncode == 2, (bad, proc.stderr)
         assert "--metrics" in proc.stderr
+
+
+def test_a_worker_killed_for_a_blocked_loop_or_recycled_counts_its_reason(start_server) -> None:
+    server: ServerProcess = start_server(
+        "opsapp:app", "--workers", "1", "--timeout-worker", "2", "--metrics", "127.0.0.1:0"
+    )
+    address = metrics_address(server)
+
+    def blocked_request() -> None:
+        with contextlib.suppress(httpx.HTTPError):  # its worker is killed: no answer
+            httpx.get(server.url + "/block?6", timeout=30)
+
+    threading.Thread(target=blocked_request, daemon=True).start()
+    samples = wait_for(
+        address,
+        lambda s: (
+            value(s, "asgiserver_worker_restarts_total", reason="timeout") == 1
+            and value(s, "asgiserver_workers") == 1
+        ),
+    )
+    assert value(samples, "asgiserver_worker_restarts_total", reason="crash") == 0
+    assert server.stop() == 0
+
+    recycled: ServerProcess = start_server(
+        "opsapp:app", "--workers", "1", "--max-requests", "2", "--metrics", "127.0.0.1:0"
+    )
+    address = metrics_address(recycled)
+    for _ in range(3):
+        assert httpx.get(recycled.url + "/", timeout=10).status_code == 200
+    samples = wait_for(
+        address, lambda s: value(s, "asgiserver_worker_restarts_total", reason="recycle") >= 1
+    )
+    assert value(samples, "asgiserver_worker_restarts_total", reason="crash") == 0
+    assert recycled.stop() == 0
