@@ -45,6 +45,7 @@ def addresses(
 
 class Connection(asyncio.Protocol):
     __slots__ = (
+        "_counters",
         "_deadline",
         "_driver_factory",
         "_linger_bytes",
@@ -90,7 +91,8 @@ class Connection(asyncio.Protocol):
         self.read_paused = False
         self._lingering = False
         self._linger_bytes = 0
-        self._out = WriteBatcher(loop)
+        self._counters = services.metrics  # bytes in (and out, by the batcher) with --metrics
+        self._out = WriteBatcher(loop, self._counters)
         self._proxied = proxied  # what the connection's PROXY header said (--proxy-protocol)
 
     # ---- asyncio callbacks -------------------------------------------------------------------------
@@ -113,6 +115,9 @@ class Connection(asyncio.Protocol):
         self.driver = self._driver_factory(self)
 
     def data_received(self, data: bytes) -> None:
+        counters = self._counters
+        if counters is not None:
+            counters.received += len(data)
         if self._lingering:
             self._linger_bytes += len(data)
             if self._linger_bytes > LINGER_MAX_BYTES:

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
 JOIN_LIMIT = 256 * 1024  # responses up to this size are joined into one write
 
 
-def write_now(transport: asyncio.WriteTransport, chunks: list[bytes]) -> None:
+class SentBytes(Protocol):
+    """Where `--metrics` counts the bytes written (the worker's `RequestCounters`)."""
+
+    sent: int
+
+
+def write_now(transport: asyncio.WriteTransport, chunks: list[bytes]) -> int:
+    """Write `chunks`; returns their size."""
     if len(chunks) == 1:
-        transport.write(chunks[0])
-    elif sum(map(len, chunks)) <= JOIN_LIMIT:
+        data = chunks[0]
+        transport.write(data)
+        return len(data)
+    size = sum(map(len, chunks))
+    if size <= JOIN_LIMIT:
         # One send() for a head and a small body: writelines() costs a syscall per piece.
         transport.write(b"".join(chunks))
     else:
         transport.writelines(chunks)
+    return size
 
 
 class WriteBatcher:
@@ -25,10 +37,20 @@ class WriteBatcher:
     JOIN_LIMIT held bytes, whichever comes first, so flow control still sees large writes.
     """
 
-    __slots__ = ("_handle", "_pending", "_size", "_waiter", "loop", "paused", "transport")
+    __slots__ = (
+        "_handle",
+        "_pending",
+        "_size",
+        "_waiter",
+        "counters",
+        "loop",
+        "paused",
+        "transport",
+    )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, counters: SentBytes | None = None) -> None:
         self.loop = loop
+        self.counters = counters
         self.transport: asyncio.WriteTransport | None = None
         self._pending: list[bytes] = []
         self._size = 0
@@ -64,7 +86,10 @@ class WriteBatcher:
         if self._handle is None:
             transport = self.transport
             if transport is not None and not transport.is_closing():
-                write_now(transport, chunks)
+                size = write_now(transport, chunks)
+                counters = self.counters
+                if counters is not None:
+                    counters.sent += size
             return
         self._pending += chunks
         self._size += sum(map(len, chunks))

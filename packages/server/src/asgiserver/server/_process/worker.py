@@ -20,14 +20,25 @@ from asgiserver.server._asgi.response import ResponseDefaults
 from asgiserver.server._asgi.scope import ScopeBuilder
 from asgiserver.server._asgi.types import ASGIApp, Headers
 from asgiserver.server._config import Config
-from asgiserver.server._drivers.base import DriverFactory, ProxiedEndpoints
+from asgiserver.server._drivers.base import Driver, DriverFactory, ProxiedEndpoints
 from asgiserver.server._drivers.h1 import http_driver_factory
+from asgiserver.server._drivers.h2 import H2Driver
 from asgiserver.server._drivers.lifespan import LifespanRunner
+from asgiserver.server._drivers.metrics import (
+    HTTP1,
+    HTTP2,
+    PROTOCOLS,
+    UWSGI,
+    WEBSOCKET,
+    RequestCounters,
+)
 from asgiserver.server._drivers.proxy_protocol import MAX_HEADER_BYTES, read_proxy_header
-from asgiserver.server._drivers.uwsgi import uwsgi_driver_factory
+from asgiserver.server._drivers.uwsgi import UwsgiDriver, uwsgi_driver_factory
+from asgiserver.server._drivers.ws import WSChannel
 from asgiserver.server._net.connection import Connection
 from asgiserver.server._net.proxy_listener import ProxyProtocolListener
 from asgiserver.server._net.sockets import describe, ssl_context
+from asgiserver.server._process.metrics import encode_snapshot
 
 logger = logging.getLogger("asgiserver.error")
 
@@ -67,6 +78,7 @@ class WorkerState:
         "inflight",
         "limit_concurrency",
         "loop",
+        "metrics",
         "on_request_done",
         "scopes",
         "shutting_down",
@@ -85,6 +97,7 @@ class WorkerState:
         self.limit_concurrency = config.limit_concurrency
         self.shutting_down = False
         self.access_log = config.access_log
+        self.metrics = RequestCounters() if config.metrics is not None else None
         extra: Headers = [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, value in config.headers
@@ -166,6 +179,7 @@ class Worker:
         on_request_done: Callable[[int], None] | None = None,
         install_signals: bool = True,
         restart_on_hup: bool = False,
+        shutdown_delay: float = 0.0,
     ) -> None:
         self.config = config
         self.app = app
@@ -176,6 +190,10 @@ class Worker:
         # SIGHUP: under our master it means "you are being replaced" (reload, recycling), which
         # WebSockets hear as 1012; alone, there is no replacement, so it is a plain graceful stop.
         self.restart_on_hup = restart_on_hup
+        self.shutdown_delay = (
+            shutdown_delay  # single-process --shutdown-delay (a master has its own)
+        )
+        self._delay: asyncio.TimerHandle | None = None
         self.state: WorkerState | None = None
         self._stop: asyncio.Event | None = None
         self._fast = False
@@ -185,7 +203,26 @@ class Worker:
 
     def request_stop(self, fast: bool = False, restart: bool = False) -> None:
         """Stop serving; a request made before `serve()` has started is kept and honoured.
-        `restart`: another process takes over (WebSockets are closed with 1012, not 1001)."""
+        `restart`: another process takes over (WebSockets are closed with 1012, not 1001).
+
+        With a shutdown delay, the first request only starts the delay (serving goes on, so that
+        load balancers stop sending first); another one during the delay or the stop is fast."""
+        if self.shutdown_delay > 0 and not fast:
+            state = self.state
+            if self._delay is None and not self._stop_requested and state is not None:
+                logger.info("Stopping in %gs; serving until then", self.shutdown_delay)
+                self._delay = state.loop.call_later(self.shutdown_delay, self._end_delay)
+                return
+            if self._delay is not None:
+                logger.info("Second stop signal: stopping now")
+                self._delay.cancel()
+                fast = True
+        self._stop_now(fast, restart)
+
+    def _end_delay(self) -> None:
+        self._stop_now(False, False)
+
+    def _stop_now(self, fast: bool, restart: bool) -> None:
         self._fast = self._fast or fast
         self._restart = restart and (self._restart or not self._stop_requested)
         self._stop_requested = True
@@ -272,6 +309,16 @@ class Worker:
         listener.start()
         return listener
 
+    def heartbeat(self, loop_lag: float) -> bytes:
+        """The heartbeat message to the master: with --metrics, this worker's counters."""
+        state = self.state
+        if state is None or state.metrics is None:
+            return b"H"
+        connections = [0] * len(PROTOCOLS)
+        for connection in state.connections:
+            connections[protocol_of(connection.driver)] += 1
+        return encode_snapshot(state.metrics, connections, state.inflight, loop_lag)
+
     async def _shutdown(
         self, servers: list[asyncio.Server | ProxyProtocolListener], state: WorkerState
     ) -> None:
@@ -336,6 +383,19 @@ class Worker:
 
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
             loop.add_signal_handler(sig, on_signal, sig)
+
+
+def protocol_of(driver: Driver | None) -> int:
+    """What a connection speaks now, for the connections gauge (read once a second, never on the
+    request path). An RFC 8441 WebSocket is a stream of an HTTP/2 connection and counts as that."""
+    kind = type(driver)
+    if kind is H2Driver:
+        return HTTP2
+    if kind is WSChannel:
+        return WEBSOCKET
+    if kind is UwsgiDriver:
+        return UWSGI
+    return HTTP1
 
 
 def new_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
