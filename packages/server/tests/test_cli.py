@@ -18,6 +18,7 @@ from asgiserver.server._config import (
     connection_window,
     header,
     integer,
+    metrics_address,
     octal,
     positive,
     seconds,
@@ -137,6 +138,7 @@ SAMPLES = {
     trusted_peer: "10.0.0.0/8",
     window: "70000",
     connection_window: "70000",
+    metrics_address: "127.0.0.1:9100",
 }
 OPTION_LIST = [opt for opt in OPTIONS if opt.kind != "argument"]
 

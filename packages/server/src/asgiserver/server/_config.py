@@ -156,6 +156,23 @@ def seconds(text: str) -> float:
     return value
 
 
+def metrics_address(text: str) -> str:
+    """`host:port`, `[v6]:port` or `unix:/path`: where `--metrics` listens."""
+    if text.startswith("unix:"):
+        if len(text) == 5:
+            raise ValueError("unix: needs a path, as in unix:/run/asgiserver-metrics.sock")
+        return text
+    host, colon, port = text.rpartition(":")
+    if host.startswith("["):
+        if not host.endswith("]") or len(host) == 2:
+            raise ValueError(f"expected host:port, [v6]:port or unix:/path, not {text!r}")
+    elif ":" in host:
+        raise ValueError(f"an IPv6 address goes in brackets, as in [::1]:9100, not {text!r}")
+    if not colon or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected host:port, [v6]:port or unix:/path, not {text!r}")
+    return text
+
+
 def header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not name.strip():
@@ -462,6 +479,17 @@ class Config:
             SUPERVISION, "recycle a worker whose RSS exceeds this many MiB", parse=positive
         ),
     )
+    metrics: str | None = field(
+        default=None,
+        metadata=cli(
+            SUPERVISION,
+            "serve GET /metrics (Prometheus text), /livez and /readyz on this address "
+            "(host:port or unix:/path), from the master: without --workers, one worker is "
+            "supervised",
+            parse=metrics_address,
+            metavar="ADDRESS",
+        ),
+    )
     pid_file: str | None = field(
         default=None,
         metadata=cli(
@@ -746,6 +774,16 @@ class Config:
         ),
     )
 
+    shutdown_delay: float = field(
+        default=0.0,
+        metadata=cli(
+            TIMEOUTS,
+            "on SIGTERM, keep serving this long with /readyz answering 503 (so load balancers "
+            "stop sending) before the graceful stop",
+            parse=seconds,
+        ),
+    )
+
     # Limits.
     limit_concurrency: int | None = field(
         default=None,
@@ -866,6 +904,7 @@ class Config:
             or self.max_requests is not None
             or self.max_worker_lifetime is not None
             or self.max_worker_memory is not None
+            or self.metrics is not None
         )
 
 

@@ -68,7 +68,7 @@ def run_config(config: Config, log_config: str | None = None) -> int:
     except ImportError:
         logger.error("--loop uvloop was asked for but uvloop is not installed")
         return EXIT_ERROR
-    worker = Worker(config, app, sockets)
+    worker = Worker(config, app, sockets, shutdown_delay=config.shutdown_delay)
     if config.pid_file:
         Path(config.pid_file).write_text(f"{os.getpid()}\n")
     try:

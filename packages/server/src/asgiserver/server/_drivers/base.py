@@ -17,6 +17,7 @@ from asgiserver.server._asgi.response import ResponseDefaults
 from asgiserver.server._asgi.scope import Client, ScopeBuilder, Server
 from asgiserver.server._asgi.types import ASGIApp
 from asgiserver.server._config import Config
+from asgiserver.server._drivers.metrics import RequestCounters
 
 if TYPE_CHECKING:
     import asyncio
@@ -131,6 +132,7 @@ class Services(Protocol):
     access_log: bool
     shutting_down: bool
     connections: set[Any]  # the open connections, for shutdown
+    metrics: RequestCounters | None  # --metrics, else None
 
     limit_concurrency: int | None
     inflight: int  # application coroutines running

@@ -34,6 +34,7 @@ from asgiserver.server._drivers.base import (
     body_stalled,
 )
 from asgiserver.server._drivers.h2 import PREFACE, H2Driver, h2_limits
+from asgiserver.server._drivers.metrics import HTTP1, WEBSOCKET
 from asgiserver.server._drivers.ws import WSChannel
 from asgiserver.server._logging import log_access
 
@@ -349,6 +350,9 @@ class H1Driver:
         self.conn.send(http1.InformationalResponse(status=status, headers=headers))
         self._write()
         self.websocket = None
+        metrics = self.services.metrics
+        if metrics is not None:
+            metrics.request_done(WEBSOCKET, status, None)
         return self.conn.trailing_data
 
     def deny_websocket(self, status: int, headers: Headers, body: bytes, more: bool) -> None:
@@ -381,6 +385,11 @@ class H1Driver:
                 out += self.services.defaults.fields()
                 conn.send(_Response(status=status, headers=out))
                 self._denial_status = status
+                metrics = self.services.metrics
+                if metrics is not None:
+                    # A WebSocket handshake answered without a 101 counts as a WebSocket.
+                    websocket = self.conn.upgrade == b"websocket"
+                    metrics.request_done(WEBSOCKET if websocket else HTTP1, status, None)
             if body:
                 conn.send(_Data(body))
             if not more:
@@ -496,8 +505,12 @@ class H1Driver:
         cycle = self.cycle
         services = self.services
         sink = self.sink
-        if cycle is not None and services.access_log:
-            self._log_request(cycle.status, cycle.bytes_sent, cycle.start_time)
+        if cycle is not None:
+            if services.access_log:
+                self._log_request(cycle.status, cycle.bytes_sent, cycle.start_time)
+            metrics = services.metrics
+            if metrics is not None:
+                metrics.request_done(HTTP1, cycle.status, sink.time() - cycle.start_time)
         if sink.timer_kind == BODY_TIMER:
             sink.timer_kind = NO_TIMER
         conn = self.conn

@@ -27,6 +27,7 @@ from asgiserver.server._drivers.base import (
     Services,
     Sink,
 )
+from asgiserver.server._drivers.metrics import HTTP2, WEBSOCKET
 from asgiserver.server._drivers.ws import WSChannel
 from asgiserver.server._logging import log_access
 
@@ -241,7 +242,8 @@ class H2Driver:
         )
         if isinstance(handshake, ws.HandshakeRejection):
             logger.info("Invalid WebSocket handshake from %s: %s", self._peer(), handshake.reason)
-            self.respond(stream_id, handshake.status, handshake.headers, handshake.reason.encode())
+            reason = handshake.reason.encode()
+            self.respond(stream_id, handshake.status, handshake.headers, reason, False, WEBSOCKET)
             return
         sink = self.sink
         scope = self.services.scopes.websocket(
@@ -262,9 +264,19 @@ class H2Driver:
         self._starting.append(cycle.run(self.services.app))
 
     def respond(
-        self, stream_id: int, status: int, headers: Headers, body: bytes | None, more: bool = False
+        self,
+        stream_id: int,
+        status: int,
+        headers: Headers,
+        body: bytes | None,
+        more: bool = False,
+        protocol: int = HTTP2,
     ) -> None:
-        """A response the application never sees (rejections), on one stream only."""
+        """A response the application never sees (rejections, WebSocket denials), on one stream
+        only; `protocol` is what the metrics count it as."""
+        metrics = self.services.metrics
+        if metrics is not None:
+            metrics.request_done(protocol, status, None)
         if body is None:
             body = _ERROR_BODIES.get(status, b"Error")
             headers = [(b"content-type", b"text/plain; charset=utf-8")]
@@ -479,7 +491,13 @@ class H2Stream(_StreamBase):
         self.ended = True
         cycle = self.cycle
         driver = self.driver
-        if cycle is not None and driver.services.access_log:
+        if cycle is None:
+            return
+        services = driver.services
+        metrics = services.metrics
+        if metrics is not None:
+            metrics.request_done(HTTP2, cycle.status, driver.sink.time() - cycle.start_time)
+        if services.access_log:
             duration = driver.sink.time() - cycle.start_time
             log_access(
                 cycle.scope["client"],  # with trusted proxy headers resolved
@@ -539,9 +557,11 @@ class H2WebSocket(_StreamBase):
     def open_websocket(self, status: int, headers: Headers) -> bytes | None:
         if self.ended:
             return None
-        self._send(
-            _Response(self.stream_id, status, headers + self.driver.services.defaults.fields())
-        )
+        services = self.driver.services
+        self._send(_Response(self.stream_id, status, headers + services.defaults.fields()))
+        metrics = services.metrics
+        if metrics is not None:
+            metrics.request_done(WEBSOCKET, status, None)  # RFC 8441 §5: accepted with a 200
         early = b"".join(self._early)
         self._early.clear()
         if self._held and not self._read_paused:
@@ -554,7 +574,7 @@ class H2WebSocket(_StreamBase):
             return
         if not self.denial_started:
             self.denial_started = True
-            self.driver.respond(self.stream_id, status, headers, body, more)
+            self.driver.respond(self.stream_id, status, headers, body, more, WEBSOCKET)
         else:
             events: list[h2adapter.Event] = [_Data(self.stream_id, body)] if body else []
             if not more:

@@ -21,6 +21,7 @@ from asgiserver.server._drivers.base import (
     body_stalled,
 )
 from asgiserver.server._drivers.h1 import ERROR_BODIES, HIGH_WATER
+from asgiserver.server._drivers.metrics import UWSGI
 from asgiserver.server._logging import log_access
 
 logger = logging.getLogger("asgiserver.error")
@@ -154,6 +155,10 @@ class UwsgiDriver:
             self.sink.write(conn.data_to_send())
         except uwsgi.LocalProtocolError:
             pass
+        else:
+            metrics = self.services.metrics
+            if metrics is not None:
+                metrics.request_done(UWSGI, status, None)
         self.sink.close_lingering()
 
     # ---- HTTPStream ------------------------------------------------------------------------------
@@ -185,6 +190,9 @@ class UwsgiDriver:
         sink.write(conn.data_to_send())
         if end:
             cycle = self.cycle
+            metrics = self.services.metrics
+            if cycle is not None and metrics is not None:
+                metrics.request_done(UWSGI, cycle.status, sink.time() - cycle.start_time)
             if cycle is not None and self.services.access_log:
                 duration = sink.time() - cycle.start_time
                 method, target, version = self.request

@@ -43,6 +43,7 @@ def addresses(
 
 class Connection(asyncio.Protocol):
     __slots__ = (
+        "_counters",
         "_deadline",
         "_driver_factory",
         "_linger_bytes",
@@ -84,6 +85,7 @@ class Connection(asyncio.Protocol):
         self._lingering = False
         self._linger_bytes = 0
         self._out = WriteBatcher(loop)
+        self._counters = services.metrics  # bytes in and out, with --metrics
 
     # ---- asyncio callbacks -------------------------------------------------------------------------
 
@@ -100,6 +102,9 @@ class Connection(asyncio.Protocol):
         self.driver = self._driver_factory(self)
 
     def data_received(self, data: bytes) -> None:
+        counters = self._counters
+        if counters is not None:
+            counters.received += len(data)
         if self._lingering:
             self._linger_bytes += len(data)
             if self._linger_bytes > LINGER_MAX_BYTES:
@@ -141,6 +146,9 @@ class Connection(asyncio.Protocol):
         return transport is None or transport.is_closing()
 
     def write(self, chunks: list[bytes]) -> None:
+        counters = self._counters
+        if counters is not None:
+            counters.sent += sum(map(len, chunks))
         self._out.write(chunks)
 
     def hold(self, seconds: float | None) -> None:

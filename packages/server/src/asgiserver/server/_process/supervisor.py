@@ -4,11 +4,14 @@ The master runs no event loop and no threads of its own (the optional watchfiles
 sleeps in `select()` on a self-pipe that signal handlers write to (`signal.set_wakeup_fd`) and on one
 pipe per worker, over which each worker's event loop reports: `R` ready (lifespan startup done), `H`
 heartbeat (once a second, from the loop itself, so a blocked loop stops beating), `M` recycle me
-(max requests reached).
+(max requests reached), and with `--metrics` `S<json>\n` in place of `H`: a cumulative snapshot of
+its counters (`metrics.py`). With `--metrics` the master also serves `/metrics`, `/livez` and
+`/readyz` (`probes.py`) from the same loop.
 
 Signals: TERM/INT graceful stop (a second INT: now), QUIT immediate, HUP rolling reload (new workers
 first; the old ones drain only once every new one is ready), TTIN/TTOU one worker more/less, USR1 reopen
-log files. Exit codes: 0 after a stop, 3 when lifespan startup failed, 1 when workers crash while
+log files. `--shutdown-delay`: the first SIGTERM only turns /readyz to 503 and the graceful stop
+begins after the delay; a second TERM or INT during the delay or the stop stops now. Exit codes: 0 after a stop, 3 when lifespan startup failed, 1 when workers crash while
 booting again and again.
 """
 
@@ -29,7 +32,23 @@ from pathlib import Path
 from asgiserver.server._asgi.types import ASGIApp
 from asgiserver.server._config import Config
 from asgiserver.server._importer import AppLoadError, load_app
-from asgiserver.server._net.sockets import bind, bind_specs, is_tcp, listeners
+from asgiserver.server._net.sockets import (
+    bind,
+    bind_specs,
+    bind_tcp,
+    bind_unix,
+    describe,
+    is_tcp,
+    listeners,
+    parse_tcp,
+)
+from asgiserver.server._process.metrics import (
+    CONTENT_TYPE,
+    MAX_SNAPSHOT,
+    MetricsBook,
+    decode_snapshot,
+)
+from asgiserver.server._process.probes import Answer, ProbeListener
 from asgiserver.server._process.reloader import Reloader
 from asgiserver.server._process.systemd import Notifier
 from asgiserver.server._process.worker import Worker, new_loop_factory
@@ -40,6 +59,9 @@ EXIT_OK, EXIT_ERROR, EXIT_STARTUP_FAILED = 0, 1, 3
 BOOT_FAILURES_BEFORE_GIVING_UP = 5
 MAX_BACKOFF = 10.0
 KILL_GRACE = 5.0  # after the graceful timeout, how long a worker may take to die before SIGKILL
+LIVENESS_WINDOW = 5.0  # /livez: every worker's loop has beaten within this many seconds
+
+_TEXT = (b"content-type", b"text/plain; charset=utf-8")
 
 _SIGNALS = (
     signal.SIGHUP,
@@ -105,6 +127,10 @@ class Supervisor:
         os.set_blocking(self._wake_w, False)
         self._last_watchdog = 0.0
         self.owns_unix_sockets = "LISTEN_FDS" not in os.environ
+        self.book = MetricsBook() if config.metrics is not None else None
+        self.probes: ProbeListener | None = None
+        self.serving = False  # /readyz: every worker has been ready, and no stop has begun
+        self.drain_until: float | None = None  # --shutdown-delay: when the graceful stop begins
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -115,6 +141,14 @@ class Supervisor:
         except (OSError, ValueError) as exc:
             logger.error("Could not listen: %s", exc)
             return EXIT_ERROR
+        if config.metrics is not None:
+            try:
+                self.probes = self._listen_probes(config.metrics)
+            except (OSError, ValueError) as exc:
+                logger.error("Could not listen on --metrics %s: %s", config.metrics, exc)
+                for sock in self.sockets:
+                    sock.close()
+                return EXIT_ERROR
         if config.preload:
             try:
                 self.app = self._load_app()
@@ -142,6 +176,8 @@ class Supervisor:
     def _loop(self) -> None:
         while True:
             now = time.monotonic()
+            if self.drain_until is not None and now >= self.drain_until and not self.stopping:
+                self._stop(graceful=True)  # the --shutdown-delay is over
             if not self.stopping:
                 self._maintain(now)
             elif not self.workers:
@@ -158,8 +194,19 @@ class Supervisor:
 
     def _wait(self, timeout: float) -> None:
         fds = [self._wake_r, *(w.pipe for w in self.workers.values())]
+        writing: list[int] = []
+        probes = self.probes
+        now = time.monotonic()
+        if probes is not None:
+            fds += probes.read_fds()
+            writing = probes.write_fds()
+            deadline = probes.next_deadline()
+            if deadline is not None:
+                timeout = min(timeout, deadline - now)
+        if self.drain_until is not None and not self.stopping:
+            timeout = min(timeout, self.drain_until - now)
         try:
-            readable, _, _ = select.select(fds, [], [], timeout)
+            readable, writable, _ = select.select(fds, writing, [], max(0.0, timeout))
         except InterruptedError:
             return
         for fd in readable:
@@ -167,8 +214,14 @@ class Supervisor:
                 with contextlib.suppress(BlockingIOError):
                     while os.read(self._wake_r, 4096):
                         pass
+            elif probes is not None and probes.owns(fd):
+                probes.on_readable(fd)
             else:
                 self._read_worker(fd)
+        if probes is not None:
+            for fd in writable:
+                probes.on_writable(fd)
+            probes.expire(time.monotonic())
 
     def _wake(self) -> None:
         with contextlib.suppress(BlockingIOError, OSError):
@@ -191,16 +244,10 @@ class Supervisor:
             if sig == signal.SIGCHLD:
                 self._reap()
             elif sig in (signal.SIGTERM, signal.SIGINT):
-                if sig == signal.SIGINT:
-                    self.interrupts += 1
-                if self.stopping and sig == signal.SIGINT and self.interrupts > 1:
-                    logger.info("Second interrupt: stopping workers now")
-                    self._signal_all(signal.SIGQUIT)
-                else:
-                    self._stop(graceful=True)
+                self._on_stop_signal(sig)
             elif sig == signal.SIGQUIT:
                 self._stop(graceful=False)
-            elif sig == signal.SIGHUP and not self.stopping:
+            elif sig == signal.SIGHUP and not self.stopping and self.drain_until is None:
                 logger.info("SIGHUP: reloading workers")
                 self._start_reload()
             elif sig == signal.SIGTTIN and not self.stopping:
@@ -215,7 +262,27 @@ class Supervisor:
                 self._signal_all(signal.SIGUSR1)
         self._reap()
 
+    def _on_stop_signal(self, sig: int) -> None:
+        if sig == signal.SIGINT:
+            self.interrupts += 1
+        delay = self.config.shutdown_delay
+        if self.drain_until is not None or (
+            self.stopping and (delay > 0 or (sig == signal.SIGINT and self.interrupts > 1))
+        ):
+            logger.info("Second stop signal: stopping workers now")
+            self._stop(graceful=False)
+        elif sig == signal.SIGTERM and delay > 0 and not self.stopping:
+            # Readiness fails at once; serving goes on until load balancers (or Kubernetes
+            # endpoints) have stopped sending new requests here.
+            self.drain_until = time.monotonic() + delay
+            self.serving = False
+            self.notifier.notify("STOPPING=1")
+            logger.info("SIGTERM: not ready; serving %gs more before stopping", delay)
+        else:
+            self._stop(graceful=True)
+
     def _stop(self, *, graceful: bool) -> None:
+        self.serving = False
         if not self.stopping:
             self.stopping = True
             self.notifier.notify("STOPPING=1")
@@ -243,6 +310,8 @@ class Supervisor:
         if self.reloading and all(w.ready for w in current) and len(current) >= self.target:
             for worker in self.workers.values():
                 if worker.generation < self.generation and worker.stopping_since is None:
+                    if self.book is not None and worker.generation >= 0:
+                        self.book.restarted("reload")  # generation -1: counted as a recycle
                     self._retire(worker)
             self.reloading = False
             self.notifier.notify("READY=1", f"STATUS=serving with {len(current)} worker(s)")
@@ -327,6 +396,8 @@ class Supervisor:
         os.close(self._wake_w)
         for other in self.workers.values():
             os.close(other.pipe)
+        if self.probes is not None:
+            self.probes.close()  # the master's listener: this process's copies only
         self.notifier.close()
         faulthandler.enable(all_threads=True)  # SIGABRT from the watchdog dumps every stack
         config = self.config
@@ -361,7 +432,10 @@ class Supervisor:
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGUSR1, reopen_log_files)
 
+            due = loop.time()
+
             def beat() -> None:
+                nonlocal due
                 if os.getppid() != master:
                     # The master died without stopping us (SIGKILL): never outlive it.
                     logger.warning(
@@ -369,11 +443,15 @@ class Supervisor:
                     )
                     worker.request_stop()
                     return
-                tell(b"H")
+                now = loop.time()
+                tell(worker.heartbeat(max(0.0, now - due)))  # how late this timer ran: loop lag
+                due = now + 1.0
                 loop.call_later(1.0, beat)
 
             beat()
-            return await worker.serve()
+            code = await worker.serve()
+            tell(worker.heartbeat(0.0))  # the last counters, read by the master when it reaps us
+            return code
 
         with asyncio.Runner(loop_factory=new_loop_factory(config.loop)) as runner:
             return runner.run(serve())
@@ -398,17 +476,52 @@ class Supervisor:
         if not data:
             return  # EOF: the worker is exiting; reaping handles it
         worker.last_beat = now
-        if b"R" in data and not worker.ready:
+        messages = self._messages(worker, data)
+        kinds = {kind for kind, _ in messages}
+        if b"R" in kinds and not worker.ready:
             worker.ready = True
             self.boot_failures = 0
             logger.info("Worker %d ready", worker.pid)
             if not self.reloading and self._all_ready():
+                if not self.stopping and self.drain_until is None:
+                    self.serving = True
                 self.notifier.notify(
                     "READY=1", f"STATUS=serving with {len(self.workers)} worker(s)"
                 )
-        if b"M" in data and worker.stopping_since is None:
+        if b"M" in kinds and worker.stopping_since is None:
             logger.info("Worker %d reached its request limit: recycling it", worker.pid)
             self._replace(worker)
+        self._keep_snapshots(worker, messages)
+
+    def _messages(self, worker: WorkerProcess, data: bytes) -> list[tuple[bytes, bytes]]:
+        """The worker's messages: single bytes (R, H, M), or S and a snapshot up to a line feed
+        (possibly split across reads: the rest waits in the worker's buffer)."""
+        buffer = worker.buffer + data
+        messages: list[tuple[bytes, bytes]] = []
+        start = 0
+        while start < len(buffer):
+            kind = buffer[start : start + 1]
+            if kind == b"S":
+                end = buffer.find(b"\n", start)
+                if end < 0:
+                    break
+                messages.append((kind, buffer[start + 1 : end]))
+                start = end + 1
+            else:
+                messages.append((kind, b""))
+                start += 1
+        worker.buffer = buffer[start:]
+        if len(worker.buffer) > MAX_SNAPSHOT:
+            worker.buffer = b""  # not a snapshot: never buffer without bound
+        return messages
+
+    def _keep_snapshots(self, worker: WorkerProcess, messages: list[tuple[bytes, bytes]]) -> None:
+        book = self.book
+        if book is None:
+            return
+        for kind, body in messages:
+            if kind == b"S" and (snapshot := decode_snapshot(body)) is not None:
+                book.update(worker.pid, snapshot)
 
     def _all_ready(self) -> bool:
         live = [w for w in self.workers.values() if w.stopping_since is None]
@@ -416,6 +529,8 @@ class Supervisor:
 
     def _replace(self, worker: WorkerProcess) -> None:
         """Graceful recycling: a new worker starts, and the old one drains once it is ready."""
+        if self.book is not None and worker.generation >= 0:
+            self.book.restarted("recycle")
         worker.generation = -1  # no longer counted; retired when the new one is ready
         self._spawn()
         self.reloading = True
@@ -433,6 +548,7 @@ class Supervisor:
             worker = self.workers.pop(pid, None)
             if worker is None:
                 continue
+            self._read_last_snapshot(worker)
             os.close(worker.pipe)
             code = os.waitstatus_to_exitcode(status)
             if worker.stopping_since is not None:
@@ -448,6 +564,8 @@ class Supervisor:
                 self._stop(graceful=False)
                 continue
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
+            if self.book is not None:
+                self.book.restarted("timeout" if worker.aborted_at is not None else "crash")
             if not worker.ready:
                 self.boot_failures += 1
                 logger.error("Worker %d died while booting (%s)", pid, how)
@@ -463,6 +581,17 @@ class Supervisor:
                 self.next_spawn = time.monotonic() + delay
             else:
                 logger.error("Worker %d died (%s): replacing it", pid, how)
+
+    def _read_last_snapshot(self, worker: WorkerProcess) -> None:
+        """A reaped worker's last counters (its pipe read to the end), then folded into the
+        totals of workers gone."""
+        book = self.book
+        if book is None:
+            return
+        with contextlib.suppress(OSError):  # BlockingIOError: a forked grandchild holds the pipe
+            while data := os.read(worker.pipe, 4096):
+                self._keep_snapshots(worker, self._messages(worker, data))
+        book.retire(worker.pid)
 
     def _abort_reload(self) -> None:
         for worker in list(self.workers.values()):
@@ -526,6 +655,45 @@ class Supervisor:
                 )
                 self._replace(worker)
 
+    # ---- metrics and health probes ---------------------------------------------------------------
+
+    def _listen_probes(self, address: str) -> ProbeListener:
+        if address.startswith("unix:"):
+            config = self.config
+            sock = bind_unix(address[5:], 64, config.uds_mode, config.uds_owner)
+        else:
+            host, port = parse_tcp(address)
+            sock = bind_tcp(host, port, 64)
+        logger.info("Metrics and health checks on %s", describe(sock, False))
+        routes = {b"/metrics": self._metrics, b"/livez": self._livez, b"/readyz": self._readyz}
+        return ProbeListener(sock, routes)
+
+    def _serving_workers(self) -> list[WorkerProcess]:
+        return [w for w in self.workers.values() if w.stopping_since is None]
+
+    def _metrics(self) -> Answer:
+        assert self.book is not None
+        body = self.book.render(len(self._serving_workers()))
+        return 200, [(b"content-type", CONTENT_TYPE.encode())], body
+
+    def _livez(self) -> Answer:
+        """Every worker's event loop has beaten lately (a blocked loop does not)."""
+        now = time.monotonic()
+        stale = [w.pid for w in self._serving_workers() if now - w.last_beat > LIVENESS_WINDOW]
+        if stale:
+            pids = " ".join(map(str, stale))
+            return 503, [_TEXT], f"worker(s) {pids} not answering\n".encode()
+        return 200, [_TEXT], b"ok\n"
+
+    def _readyz(self) -> Answer:
+        """Every worker has finished lifespan startup, and no stop has begun. Stays ready
+        through a reload and a worker's replacement: the others serve meanwhile."""
+        if self.serving:
+            return 200, [_TEXT], b"ok\n"
+        if self.stopping or self.drain_until is not None:
+            return 503, [_TEXT], b"shutting down\n"
+        return 503, [_TEXT], b"starting\n"
+
     def _feed_systemd_watchdog(self, now: float) -> None:
         interval = self.notifier.watchdog_interval
         if interval is not None and now - self._last_watchdog >= interval:
@@ -550,6 +718,16 @@ class Supervisor:
             sock.close()
         if self.reloader is not None:
             self.reloader.close()
+        if self.probes is not None:
+            name = (
+                self.probes.sock.getsockname()
+                if self.probes.sock.family == socket.AF_UNIX
+                else None
+            )
+            self.probes.close()
+            if isinstance(name, str) and name:
+                with contextlib.suppress(OSError):
+                    os.unlink(name)
         self.notifier.close()
 
 

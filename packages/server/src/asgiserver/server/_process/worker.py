@@ -19,12 +19,23 @@ from asgiserver.server._asgi.response import ResponseDefaults
 from asgiserver.server._asgi.scope import ScopeBuilder
 from asgiserver.server._asgi.types import ASGIApp, Headers
 from asgiserver.server._config import Config
-from asgiserver.server._drivers.base import DriverFactory
+from asgiserver.server._drivers.base import Driver, DriverFactory
 from asgiserver.server._drivers.h1 import http_driver_factory
+from asgiserver.server._drivers.h2 import H2Driver
 from asgiserver.server._drivers.lifespan import LifespanRunner
-from asgiserver.server._drivers.uwsgi import uwsgi_driver_factory
+from asgiserver.server._drivers.metrics import (
+    HTTP1,
+    HTTP2,
+    PROTOCOLS,
+    UWSGI,
+    WEBSOCKET,
+    RequestCounters,
+)
+from asgiserver.server._drivers.uwsgi import UwsgiDriver, uwsgi_driver_factory
+from asgiserver.server._drivers.ws import WSChannel
 from asgiserver.server._net.connection import Connection
 from asgiserver.server._net.sockets import describe, ssl_context
+from asgiserver.server._process.metrics import encode_snapshot
 
 logger = logging.getLogger("asgiserver.error")
 
@@ -64,6 +75,7 @@ class WorkerState:
         "inflight",
         "limit_concurrency",
         "loop",
+        "metrics",
         "on_request_done",
         "scopes",
         "shutting_down",
@@ -82,6 +94,7 @@ class WorkerState:
         self.limit_concurrency = config.limit_concurrency
         self.shutting_down = False
         self.access_log = config.access_log
+        self.metrics = RequestCounters() if config.metrics is not None else None
         extra: Headers = [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, value in config.headers
@@ -155,6 +168,7 @@ class Worker:
         on_ready: Callable[[], None] | None = None,
         on_request_done: Callable[[int], None] | None = None,
         install_signals: bool = True,
+        shutdown_delay: float = 0.0,
     ) -> None:
         self.config = config
         self.app = app
@@ -162,6 +176,10 @@ class Worker:
         self.on_ready = on_ready
         self.on_request_done = on_request_done
         self.install_signals = install_signals
+        self.shutdown_delay = (
+            shutdown_delay  # single-process --shutdown-delay (a master has its own)
+        )
+        self._delay: asyncio.TimerHandle | None = None
         self.state: WorkerState | None = None
         self._stop: asyncio.Event | None = None
         self._fast = False
@@ -169,7 +187,26 @@ class Worker:
         self._interrupts = 0
 
     def request_stop(self, fast: bool = False) -> None:
-        """Stop serving; a request made before `serve()` has started is kept and honoured."""
+        """Stop serving; a request made before `serve()` has started is kept and honoured.
+
+        With a shutdown delay, the first request only starts the delay (serving goes on, so that
+        load balancers stop sending first); another one during the delay or the stop is fast."""
+        if self.shutdown_delay > 0 and not fast:
+            state = self.state
+            if self._delay is None and not self._stop_requested and state is not None:
+                logger.info("Stopping in %gs; serving until then", self.shutdown_delay)
+                self._delay = state.loop.call_later(self.shutdown_delay, self._end_delay)
+                return
+            if self._delay is not None:
+                logger.info("Second stop signal: stopping now")
+                self._delay.cancel()
+                fast = True
+        self._stop_now(fast)
+
+    def _end_delay(self) -> None:
+        self._stop_now(False)
+
+    def _stop_now(self, fast: bool) -> None:
         self._fast = self._fast or fast
         self._stop_requested = True
         if self._stop is not None:
@@ -225,6 +262,16 @@ class Worker:
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
                     with contextlib.suppress(Exception):
                         loop.remove_signal_handler(sig)
+
+    def heartbeat(self, loop_lag: float) -> bytes:
+        """The heartbeat message to the master: with --metrics, this worker's counters."""
+        state = self.state
+        if state is None or state.metrics is None:
+            return b"H"
+        connections = [0] * len(PROTOCOLS)
+        for connection in state.connections:
+            connections[protocol_of(connection.driver)] += 1
+        return encode_snapshot(state.metrics, connections, state.inflight, loop_lag)
 
     async def _shutdown(self, servers: list[asyncio.Server], state: WorkerState) -> None:
         logger.info("Shutting down")
@@ -282,6 +329,19 @@ class Worker:
 
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, on_signal, sig)
+
+
+def protocol_of(driver: Driver | None) -> int:
+    """What a connection speaks now, for the connections gauge (read once a second, never on the
+    request path). An RFC 8441 WebSocket is a stream of an HTTP/2 connection and counts as that."""
+    kind = type(driver)
+    if kind is H2Driver:
+        return HTTP2
+    if kind is WSChannel:
+        return WEBSOCKET
+    if kind is UwsgiDriver:
+        return UWSGI
+    return HTTP1
 
 
 def new_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
