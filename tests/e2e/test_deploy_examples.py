@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from configparser import ConfigParser
 from contextlib import contextmanager
 from pathlib import Path
@@ -138,8 +138,8 @@ def example_commands() -> dict[str, list[str]]:
             if language == "bash" and line.startswith("asgiserver "):
                 commands[f"README block {number}: {line[:40]}"] = shlex.split(line)[1:]
     for path in ("nginx/asgiserver.conf", "nginx/uwsgi.conf", "haproxy/haproxy.cfg"):
-        for argv in comment_commands((EXAMPLES / path).read_text()):
-            commands[path] = argv[1:]
+        [argv] = comment_commands((EXAMPLES / path).read_text())
+        commands[path] = argv[1:]
     exec_start = shlex.split(unit("asgiserver.service")["Service"]["ExecStart"])
     assert exec_start[0].endswith("/asgiserver"), exec_start
     commands["systemd ExecStart"] = exec_start[1:]
@@ -175,8 +175,11 @@ def effective_config(args: tuple[str, ...]) -> dict[str, Any]:
 def stop_budget(args: list[str]) -> float:
     """The longest a graceful stop can take with these options (see "Deploying")."""
     config = effective_config(tuple(args))
-    delay = float(option_value(args, "--shutdown-delay") or 0)
-    return delay + config["timeout-graceful-shutdown"] + config["timeout-lifespan-shutdown"]
+    return (
+        config["shutdown-delay"]
+        + config["timeout-graceful-shutdown"]
+        + config["timeout-lifespan-shutdown"]
+    )
 
 
 def seconds(value: str) -> float:
@@ -246,7 +249,10 @@ def test_systemd_service_runs_as_systemd_starts_it(tmp_path: Path) -> None:
             messages: list[str] = []
             wait_for_notify(receiver, messages, "READY=1", master)
             assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).json()["path"] == "/"
-            assert httpx.get(f"http://{metrics}/readyz", timeout=10).status_code == 200
+            for probe in ("/readyz", "/livez"):  # the Kubernetes example's probes
+                assert httpx.get(f"http://{metrics}{probe}", timeout=10).status_code == 200
+            scraped = httpx.get(f"http://{metrics}/metrics", timeout=10)
+            assert scraped.headers["content-type"].startswith("text/plain")
             reload = [
                 word.replace("$MAINPID", str(master.pid))
                 for word in shlex.split(service["ExecReload"])
@@ -454,12 +460,13 @@ def test_haproxy_example_balances_over_both_hosts(start_server: Any, tmp_path: P
 
     # The same two ports on two loopback addresses stand for the example's two hosts.
     app_port, metrics_port = free_port_on(*HOSTS.values()), free_port_on(*HOSTS.values())
+    servers = {}
     for name, host in HOSTS.items():
         host_args = replace_arg(args, APP, TEST_APP)
         host_args = replace_arg(host_args, "0.0.0.0:8000", f"{host}:{app_port}")
         host_args = replace_arg(host_args, "0.0.0.0:9000", f"{host}:{metrics_port}")
         host_args = replace_arg(host_args, "10.0.0.5", "127.0.0.1")  # HAProxy's address here
-        start_server(*host_args, env={"DEPLOYAPP_INSTANCE": name})
+        servers[name] = start_server(*host_args, env={"DEPLOYAPP_INSTANCE": name})
         assert httpx.get(f"http://{host}:{metrics_port}/readyz", timeout=10).status_code == 200
     port = free_port()
     config = replace_once(text, "bind :80", f"bind 127.0.0.1:{port}")
@@ -468,12 +475,29 @@ def test_haproxy_example_balances_over_both_hosts(start_server: Any, tmp_path: P
     config = replace_once(config, "10.0.0.22:8000", f"127.0.0.3:{app_port}")
     path = tmp_path / "haproxy.cfg"
     path.write_text(config)
+    answers: list[dict[str, Any]] = []
     with (
         listening_process([binary, "-db", "-f", str(path)], port, "haproxy"),
         client_from(CLIENT) as client,
     ):
-        answers = [client.get(f"http://127.0.0.1:{port}/").json() for _ in range(6)]
-    assert {info["instance"] for info in answers} == set(HOSTS)
+
+        def ask() -> str:
+            answers.append(client.get(f"http://127.0.0.1:{port}/").json())
+            return str(answers[-1]["instance"])
+
+        until_answered(ask, lambda seen: set(seen) == set(HOSTS), "both hosts answer")
+        # A stopping host: /readyz turns 503 while it serves on, HAProxy's check takes it out.
+        servers["app1"].signal(signal.SIGTERM)
+        until_answered(ask, lambda seen: seen[-10:] == ["app2"] * 10, "only app2 answers")
     for info in answers:
         assert info["client"][0] == CLIENT  # option forwardfor, from a trusted HAProxy
         assert info["server"][1] == port  # X-Forwarded-Port
+
+
+def until_answered(ask: Callable[[], str], done: Callable[[list[str]], bool], what: str) -> None:
+    """Ask through the balancer (every request must succeed) until the answers satisfy `done`."""
+    seen: list[str] = []
+    deadline = time.monotonic() + 15
+    while not done(seen):
+        assert time.monotonic() < deadline, f"timed out waiting until {what}: {seen[-20:]}"
+        seen.append(ask())
