@@ -3,10 +3,14 @@ transport, driven by the same event loop, serving the same app. Shows the Python
 top of its parser; the wrk runs in servers.py show the whole picture.
 
     python bench/protocol.py [--requests 20000] [--repeats 5] [--loop uvloop|asyncio] [--json PATH]
-        [--servers asgiserver,uvicorn-httptools]
+        [--servers asgiserver,uvicorn-httptools] [--metrics]
+
+`--metrics` turns on asgiserver's request counters (what `--metrics ADDRESS` costs a worker).
 
 For a count that does not depend on the machine's load, run one server under callgrind:
     valgrind --tool=callgrind python bench/protocol.py --servers asgiserver --repeats 1
+Two runs with different --requests (say 2000 and 4000) subtracted and divided by the difference
+give instructions per request without the startup (imports, warm-up).
 """
 
 from __future__ import annotations
@@ -73,12 +77,16 @@ class FakeTransport:
         self.closed = True
 
 
+METRICS: list[str | None] = [None]  # --metrics: an address turns the counters on
+
+
 def ours(loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
     from asgiserver.server._config import Config
     from asgiserver.server._process.worker import WorkerState
 
     # One connection carries every request: lift the per-connection cap of HTTP/2 (default 1000).
-    state = WorkerState(Config(app=app, access_log=False, h2_max_requests=10**9), app, loop)
+    config = Config(app=app, access_log=False, h2_max_requests=10**9, metrics=METRICS[0])
+    state = WorkerState(config, app, loop)
     state.access_log = False
     return state.protocol_factory()()
 
@@ -158,7 +166,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset")
     parser.add_argument("--http2", action="store_true", help="asgiserver over HTTP/2 (h2c)")
+    parser.add_argument("--metrics", action="store_true", help="asgiserver counts for --metrics")
     args, _ = parser.parse_known_args()
+    if args.metrics:
+        METRICS[0] = "127.0.0.1:0"  # nothing listens here: only the workers' counters are on
     if args.loop == "uvloop":
         import uvloop
 
