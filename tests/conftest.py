@@ -244,6 +244,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_port_on(*hosts: str) -> int:
+    """A port free on every one of `hosts`: the same port on several loopback addresses stands for
+    several machines."""
+    for _ in range(50):
+        port = free_port()
+        try:
+            for host in hosts:
+                with socket.socket() as sock:
+                    sock.bind((host, port))
+        except OSError:
+            continue
+        return port
+    raise AssertionError(f"no port free on all of {hosts}")
+
+
 @contextmanager
 def listening_process(argv: list[str], port: int, name: str) -> Iterator[subprocess.Popen[bytes]]:
     """Run `argv` until it listens on 127.0.0.1:`port` (10 s at most); stop it by PID afterwards."""
