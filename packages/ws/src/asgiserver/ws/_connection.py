@@ -35,6 +35,7 @@ from ._frames import (
     close_payload,
     frame_header,
     unmask,
+    unmask_python,
 )
 from ._limits import Limits
 from ._state import TRANSITIONS, Input, State
@@ -48,6 +49,9 @@ _CLOSED: Final = State.CLOSED
 _DEFAULT_LIMITS: Final = Limits()
 _utf8_decode: Final = codecs.utf_8_decode
 _from_bytes = int.from_bytes
+# Up to this size the pure unmasking is inlined (a call costs more than the XOR); the compiled one
+# is called on a slice (~0.1 µs), larger payloads on a memoryview of the buffer (no slice copy).
+_INLINE_UP_TO: Final = 4096
 # Below this size a frame goes out as one bytes object; above, header and payload are separate
 # items so a large payload is never copied again.
 _JOIN_BELOW: Final = 4096
@@ -357,15 +361,17 @@ class _Connection:
                         need = end - pos
                     break
                 mask = buf[start - ml : start]
-                if length <= 4096:
-                    # unmask() inlined for the common small frame (§5.3).
+                if length > _INLINE_UP_TO:
+                    with memoryview(buf) as view:  # spares a copy of a large payload
+                        payload = unmask(view[start:end], mask)
+                elif unmask is unmask_python:
+                    # unmask_python() inlined for the common small frame (§5.3).
                     payload = (
                         _from_bytes(buf[start:end], "little")
                         ^ _from_bytes(mask * (length >> 2) + mask[: length & 3], "little")
                     ).to_bytes(length, "little")
                 else:
-                    with memoryview(buf) as view:  # spares a copy of a large payload
-                        payload = unmask(view[start:end], mask)
+                    payload = unmask(buf[start:end], mask)
                 pos = end
                 if opcode and b0 >= 0x80 and not rsv:
                     # The common case: a whole, uncompressed message in one frame.
@@ -398,7 +404,7 @@ class _Connection:
         """Consume the first ``n - start`` payload bytes of a text frame that ends at ``end``."""
         mask = buf[start - self._mask_len : start]
         got = n - start
-        if got <= 4096:  # unmask() inlined, as in _parse
+        if got <= _INLINE_UP_TO and unmask is unmask_python:  # inlined, as in _parse
             piece = (
                 _from_bytes(buf[start:n], "little")
                 ^ _from_bytes(mask * (got >> 2) + mask[: got & 3], "little")
