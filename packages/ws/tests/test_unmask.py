@@ -12,9 +12,9 @@ import random
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from ws_helpers import compiled_unmask
+from ws_helpers import compiled_unmask, frame
 
-from asgiserver.ws import _connection, _frames
+from asgiserver.ws import BytesMessage, Limits, ServerConnection, TextMessage, _connection, _frames
 from asgiserver.ws._frames import unmask_python
 
 # Around the compiled loop's 8-byte words and the reference's 16 KiB chunks.
@@ -78,6 +78,36 @@ def test_compiled_rejects_what_the_engine_never_passes() -> None:
         unmask(b"abcdef")  # type: ignore[call-arg]
     with pytest.raises(BufferError):  # not contiguous
         unmask(memoryview(b"abcdefgh")[::2], b"abcd")
+
+
+@pytest.mark.parametrize("read", [1, 7, 4096, 5003, 70_001])
+@pytest.mark.parametrize("opcode", [0x1, 0x2])
+def test_large_frames_in_reads_of_any_size(opcode: int, read: int) -> None:
+    """Every call site: small payloads (inlined or sliced), large ones (a memoryview of the
+    buffer), and a text frame consumed piece by piece as it arrives, in each mask phase."""
+    text = "".join(chr(0x41 + i % 26) + "\u00e9\u20ac\U0001f600" for i in range(12_000))
+    payload = text.encode() if opcode == 0x1 else random.Random(read).randbytes(100_003)
+    small = b"\xc3\xa9" * 1500  # 3000 bytes: under the inlining bound
+    just_over = b"\xc3\xa9" * 2049  # 4098 bytes: just over it
+    wire = frame(opcode, payload) + frame(opcode, small) + frame(opcode, just_over)
+    if read == 1:
+        wire = wire[:20_000]  # byte by byte is slow: the first text pieces are enough
+    conn = ServerConnection(limits=Limits(max_message_bytes=1 << 20, max_frame_bytes=1 << 20))
+    events = []
+    for i in range(0, len(wire), read):
+        conn.receive_data(wire[i : i + read])
+        events += conn.events_received()
+    if read == 1:
+        assert events == []
+        return
+    if opcode == 0x1:
+        assert events == [
+            TextMessage(text),
+            TextMessage("\u00e9" * 1500),
+            TextMessage("\u00e9" * 2049),
+        ]
+    else:
+        assert events == [BytesMessage(payload), BytesMessage(small), BytesMessage(just_over)]
 
 
 def test_the_engine_calls_the_implementation_under_test(unmask_impl: str) -> None:

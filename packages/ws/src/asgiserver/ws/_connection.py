@@ -409,8 +409,11 @@ class _Connection:
                 _from_bytes(buf[start:n], "little")
                 ^ _from_bytes(mask * (got >> 2) + mask[: got & 3], "little")
             ).to_bytes(got, "little")
-        else:
+        elif got <= _INLINE_UP_TO:
             piece = unmask(buf[start:n], mask)
+        else:
+            with memoryview(buf) as view:  # no copy of the piece before unmasking it
+                piece = unmask(view[start:n], mask)
         self._frame_left = end - n
         self._frame_fin = b0 >= 0x80
         turn = got & 3
@@ -430,7 +433,11 @@ class _Connection:
         left = self._frame_left
         take = n if n < left else left
         mask = self._frame_mask
-        piece = unmask(buf[:take], mask)
+        if take <= _INLINE_UP_TO:
+            piece = unmask(buf[:take], mask)
+        else:
+            with memoryview(buf) as view:  # no copy of the piece before unmasking it
+                piece = unmask(view[:take], mask)
         left -= take
         self._frame_left = left
         self._msg_size += take
