@@ -64,6 +64,11 @@ class _Connection:
     # RFC 6455 §5.1: a server's frames are never masked, a client's always are.
     _client: ClassVar[bool] = False
     _MASK_ERROR: ClassVar[str] = "unmasked client frame (RFC 6455 §5.1)"
+    # Received frames: the mask bit that is an error once XORed with _flip, and the mask key
+    # length (a client's frames carry one, a server's none, so the client unmasks with an empty
+    # key, which is a no-op). Class attributes: no per-connection memory.
+    _flip: ClassVar[int] = 0
+    _mask_len: ClassVar[int] = 4
 
     __slots__ = (
         "_buf",
@@ -71,13 +76,9 @@ class _Connection:
         "_decompressor",
         "_deflate",
         "_events",
-        "_flip",
         "_frame_fin",
         "_frame_left",
         "_frame_mask",
-        "_mask_len",
-        "_max_frame",
-        "_max_message",
         "_msg_deflate",
         "_msg_op",
         "_msg_parts",
@@ -102,13 +103,6 @@ class _Connection:
             # RFC 7692 §5: two extensions cannot share RSV1.
             raise LocalProtocolError("at most one permessage-deflate agreement can be in force")
         self.limits: Final = limits
-        self._max_message = limits.max_message_bytes
-        self._max_frame = limits.max_frame_bytes
-        # Received frames: the mask bit that is an error once XORed with _flip, and the mask key
-        # length (a client's frames carry one, a server's none, so the client unmasks with an
-        # empty key, which is a no-op).
-        self._flip = 0x80 if self._client else 0
-        self._mask_len = 0 if self._client else 4
         self._state = _OPEN
         self._buf = bytearray()
         self._need = 2  # bytes the buffer must hold before parsing can make progress
@@ -123,8 +117,10 @@ class _Connection:
         self._msg_op = 0
         self._msg_deflate = False
         self._msg_size = 0
-        self._msg_parts: list[bytes] = []
-        self._text_parts: list[str] = []
+        # The pieces of that message, binary or text; created when it starts (an idle
+        # connection holds no list).
+        self._msg_parts: list[bytes] | None = None
+        self._text_parts: list[str] | None = None
         # A text message in progress: the bytes of a character not yet complete; None otherwise.
         self._text_held: bytes | None = None
         self._deflate = extensions[0] if extensions else None
@@ -253,8 +249,8 @@ class _Connection:
         """Stop parsing for good and free what a message in progress held."""
         self._buf = bytearray()
         self._frame_left = 0
-        self._msg_parts = []
-        self._text_parts = []
+        self._msg_parts = None
+        self._text_parts = None
         self._text_held = None
         self._decompressor = None
 
@@ -272,8 +268,9 @@ class _Connection:
         pos = 0
         need = 2
         events = self._events
-        max_frame = self._max_frame
-        max_message = self._max_message
+        limits = self.limits
+        max_frame = limits.max_frame_bytes
+        max_message = limits.max_message_bytes
         flip = self._flip
         ml = self._mask_len
         try:
@@ -425,8 +422,10 @@ class _Connection:
             self._text_held = b""
             self._text_parts = [self._decode(piece, False)]
         else:
+            parts = self._text_parts
+            assert parts is not None  # _text_held is set: a text message is in progress
             self._msg_size += len(piece)
-            self._text_parts.append(self._decode(piece, False))
+            parts.append(self._decode(piece, False))
 
     def _rest_of_frame(self, buf: bytearray, n: int) -> int:
         """Consume more of the text frame in progress; return how many bytes of ``buf`` it took."""
@@ -441,19 +440,21 @@ class _Connection:
         left -= take
         self._frame_left = left
         self._msg_size += take
+        parts = self._text_parts
+        assert parts is not None  # a text frame is in progress
         if left:
             turn = take & 3
             self._frame_mask = mask[turn:] + mask[:turn]
-            self._text_parts.append(self._decode(piece, False))
+            parts.append(self._decode(piece, False))
         elif self._frame_fin:
-            self._text_parts.append(self._decode(piece, True))
-            self._events.append(TextMessage("".join(self._text_parts)))
-            self._text_parts = []
+            parts.append(self._decode(piece, True))
+            self._events.append(TextMessage("".join(parts)))
+            self._text_parts = None
             self._text_held = None
             self._msg_op = 0
             self._msg_size = 0
         else:
-            self._text_parts.append(self._decode(piece, False))
+            parts.append(self._decode(piece, False))
         return take
 
     def _decode(self, data: bytes, fin: bool) -> str:
@@ -484,11 +485,16 @@ class _Connection:
             self._msg_deflate = compressed
             self._msg_size = 0
             # §8.1: validate text as it arrives, failing at the first invalid byte.
-            self._text_held = b"" if opcode == OP_TEXT else None
+            if opcode == OP_TEXT:
+                self._text_held = b""
+                self._text_parts = []
+            else:
+                self._text_held = None
+                self._msg_parts = []
         if self._msg_deflate:
             decompressor = self._decompressor
             assert decompressor is not None  # RSV1 was only accepted with deflate agreed
-            room = self._max_message - self._msg_size
+            room = self.limits.max_message_bytes - self._msg_size
             chunk = decompressor.feed(payload, room)
             if fin:
                 rest = decompressor.finish(room - len(chunk))
@@ -499,18 +505,22 @@ class _Connection:
         self._msg_size += len(chunk)
         message: Event
         if self._text_held is not None:
-            self._text_parts.append(self._decode(chunk, fin))
+            text_parts = self._text_parts
+            assert text_parts is not None  # created with _text_held
+            text_parts.append(self._decode(chunk, fin))
             if not fin:
                 return
-            message = TextMessage("".join(self._text_parts))
-            self._text_parts = []
+            message = TextMessage("".join(text_parts))
+            self._text_parts = None
             self._text_held = None
         else:
-            self._msg_parts.append(chunk)
+            msg_parts = self._msg_parts
+            assert msg_parts is not None  # created when the message started
+            msg_parts.append(chunk)
             if not fin:
                 return
-            message = BytesMessage(b"".join(self._msg_parts))
-            self._msg_parts = []
+            message = BytesMessage(b"".join(msg_parts))
+            self._msg_parts = None
         self._events.append(message)
         self._msg_op = 0
         self._msg_size = 0
@@ -572,6 +582,8 @@ class ClientConnection(_Connection):
 
     _client = True
     _MASK_ERROR = "masked server frame (RFC 6455 §5.1)"
+    _flip = 0x80
+    _mask_len = 0
 
     __slots__ = ("_done", "_random")
 
