@@ -111,8 +111,9 @@ class _Connection:
         self._frame_left = 0
         self._frame_mask = b""
         self._frame_fin = False
-        self._events: list[Event] = []
-        self._out: list[bytes] = []
+        # Created by the first event or write after a drain: an idle connection holds no list.
+        self._events: list[Event] | None = None
+        self._out: list[bytes] | None = None
         # A fragmented or compressed message in progress (§5.4); _msg_op is 0 between messages.
         self._msg_op = 0
         self._msg_deflate = False
@@ -155,21 +156,21 @@ class _Connection:
         """The peer closed its side. Without a closing handshake this is ``ConnectionClosed(1006)``
         (RFC 6455 §7.1.5); after one, or after a failure, it reports nothing."""
         if self._state is _OPEN or self._state is _CLOSING:
-            self._events.append(ConnectionClosed(1006))
+            self._event(ConnectionClosed(1006))
             self._discard()
         self._state = TRANSITIONS[self._state, Input.RECV_EOF]
 
     def events_received(self) -> list[Event]:
         """Events parsed so far, oldest first, drained. ``state`` already reflects them."""
         events = self._events
-        self._events = []
-        return events
+        self._events = None
+        return [] if events is None else events
 
     def data_to_send(self) -> list[bytes]:
         """Bytes to write, in order (including automatic pongs and close frames); drained."""
         out = self._out
-        self._out = []
-        return out
+        self._out = None
+        return [] if out is None else out
 
     def close_expected(self) -> bool:
         """True once the transport should be closed: the closing handshake is complete, the
@@ -240,10 +241,20 @@ class _Connection:
 
     def _queue(self, first: int, payload: bytes) -> None:
         header = frame_header(first, len(payload))
+        out = self._out
+        if out is None:
+            out = self._out = []
         if len(payload) < _JOIN_BELOW:
-            self._out.append(header + payload)
+            out.append(header + payload)
         else:
-            self._out += (header, payload)
+            out += (header, payload)
+
+    def _event(self, event: Event) -> None:
+        events = self._events
+        if events is None:
+            self._events = [event]
+        else:
+            events.append(event)
 
     def _discard(self) -> None:
         """Stop parsing for good and free what a message in progress held."""
@@ -259,7 +270,7 @@ class _Connection:
         OPEN the caller's close frame is still owed (FAILING): queuing ours here would cut off its
         answers to those events."""
         self._state = TRANSITIONS[self._state, Input.FAIL]
-        self._events.append(ConnectionFailed(error))
+        self._event(ConnectionFailed(error))
         self._discard()
 
     def _parse(self) -> None:
@@ -268,6 +279,8 @@ class _Connection:
         pos = 0
         need = 2
         events = self._events
+        if events is None:  # the helpers called below append to this same list
+            events = self._events = []
         limits = self.limits
         max_frame = limits.max_frame_bytes
         max_message = limits.max_message_bytes
@@ -448,7 +461,7 @@ class _Connection:
             parts.append(self._decode(piece, False))
         elif self._frame_fin:
             parts.append(self._decode(piece, True))
-            self._events.append(TextMessage("".join(parts)))
+            self._event(TextMessage("".join(parts)))
             self._text_parts = None
             self._text_held = None
             self._msg_op = 0
@@ -521,7 +534,7 @@ class _Connection:
                 return
             message = BytesMessage(b"".join(msg_parts))
             self._msg_parts = None
-        self._events.append(message)
+        self._event(message)
         self._msg_op = 0
         self._msg_size = 0
 
@@ -545,7 +558,7 @@ class _Connection:
             # §5.5.1: echo the status code received (an empty body for 1005).
             self._queue(0x80 | OP_CLOSE, close_payload(code))
         self._state = TRANSITIONS[self._state, Input.RECV_CLOSE]
-        self._events.append(CloseReceived(code, reason))
+        self._event(CloseReceived(code, reason))
         self._discard()
 
 
@@ -621,8 +634,11 @@ class ClientConnection(_Connection):
         header = bytearray(frame_header(first, len(payload)))
         header[1] |= 0x80
         header += key
+        out = self._out
+        if out is None:
+            out = self._out = []
         if len(payload) < _JOIN_BELOW:
             header += unmask(payload, key)
-            self._out.append(bytes(header))
+            out.append(bytes(header))
         else:
-            self._out += (bytes(header), unmask(payload, key))
+            out += (bytes(header), unmask(payload, key))
