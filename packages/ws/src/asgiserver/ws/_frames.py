@@ -40,10 +40,12 @@ def unmask_python(data: bytes | bytearray | memoryview, mask: bytes | bytearray)
     The reference behaviour: the compiled ``_speedups.unmask``, when it was built, must give the
     same bytes for the same inputs (tests/test_unmask.py), only faster.
 
-    One big-integer XOR per 16 KiB chunk. Measured (bench/run.py, CPython 3.11): 0.8 µs for 100 B
-    against 2.0 µs with ``bytes.translate`` tables, and 1.55 ms per MiB against 2.1 ms (tables) or
-    4.1 ms (one integer for the whole payload: 16 KiB chunks stay in cache); a byte loop is ~50x
-    slower. The chunk is a multiple of 4, so every chunk starts at mask phase 0.
+    One big-integer XOR per 16 KiB chunk. Chosen on measurements (bench/run.py, CPython 3.11):
+    0.8 µs for 100 B against 2.0 µs with ``bytes.translate`` tables, and 1.55 ms per MiB against
+    2.1 ms (tables) or 4.1 ms (one integer for the whole payload: 16 KiB chunks stay in cache); a
+    byte loop is ~50x slower. A later run on another machine had tables ahead from 4 KiB up
+    (README, Speed); the compiled function makes that moot where there is a compiler. The chunk
+    is a multiple of 4, so every chunk starts at mask phase 0.
     """
     n = len(data)
     if n <= _CHUNK:
@@ -62,7 +64,8 @@ def unmask_python(data: bytes | bytearray | memoryview, mask: bytes | bytearray)
 
 
 # The compiled accelerator if the install built it (a C compiler was there), else the reference.
-# Large payloads go through this name; the tests swap it for unmask_python to run both paths.
+# The engine calls this name (it inlines the reference for small payloads when this is the
+# reference); the tests rebind it to unmask_python to run the whole suite on both.
 try:
     from ._speedups import unmask
 except ImportError:  # pragma: no cover - built without a compiler
