@@ -5,8 +5,9 @@
 Measures, for each implementation that imports (the others come from the ``bench`` dependency
 group): parsing 100-byte masked binary frames fed in 4 KiB reads, parsing one 1 MiB masked frame,
 and serialising 100-byte binary messages. Prints messages/s (best of interleaved rounds) and our
-speed-up over each of the others. websockets is measured with its C masking accelerator and with
-its pure-Python fallback; wsproto is pure Python.
+speed-up over each of the others. Ours and websockets are each measured with their C masking
+accelerator (ours when the install built it) and with their pure-Python fallback; wsproto is pure
+Python.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from asgiserver import ws
+from asgiserver.ws import _connection, _frames
 
 SMALL = 100
 SMALL_COUNT = 20_000
@@ -52,10 +54,12 @@ PAYLOAD = os.urandom(SMALL)
 Impl = tuple[Callable[[list[bytes]], int], Callable[[int], int]]
 
 
-def ours() -> Impl:
+def ours(pure: bool) -> Impl:
     limits = ws.Limits(max_message_bytes=2 * BIG, max_frame_bytes=2 * BIG)
+    unmask = _frames.unmask_python if pure else _frames.unmask
 
     def parse(chunks: list[bytes]) -> int:
+        _connection.unmask = unmask  # what the tests do to force the reference
         conn = ws.ServerConnection(limits=limits)
         count = 0
         for chunk in chunks:
@@ -165,24 +169,38 @@ def repeat(
 
 
 def masking(rounds: int) -> None:
-    """The decision behind _frames.unmask: big-integer XOR against bytes.translate tables."""
-    from asgiserver.ws._frames import unmask
-
+    """The decisions behind _frames: big-integer XOR against bytes.translate tables for the pure
+    reference, and what the compiled accelerator (when built) adds."""
+    compiled = _frames.unmask if _frames.unmask is not _frames.unmask_python else None
     mask = os.urandom(4)
-    print(f"{'unmasking, µs per payload':26} {'int XOR (ours)':>18} {'translate tables':>18}")
+    print(
+        f"{'unmasking, µs per payload':26} {'int XOR (pure)':>18} {'translate tables':>18}"
+        f" {'compiled':>10}"
+    )
     for size in (100, 4096, BIG):
         data = os.urandom(size)
-        assert unmask(data, mask) == translate_unmask(data, mask)
+        assert _frames.unmask_python(data, mask) == translate_unmask(data, mask)
         n = max(1, 1_000_000 // (size + 1000))
-        jobs = {"int": repeat(unmask, data, mask, n), "tr": repeat(translate_unmask, data, mask, n)}
+        jobs = {
+            "int": repeat(_frames.unmask_python, data, mask, n),
+            "tr": repeat(translate_unmask, data, mask, n),
+        }
+        if compiled:
+            jobs["c"] = repeat(compiled, data, mask, n)
         t = interleaved(jobs, rounds * 3)
-        print(f"{size:>24,} B {t['int'] / n * 1e6:>18,.1f} {t['tr'] / n * 1e6:>18,.1f}")
+        c = f"{t['c'] / n * 1e6:>10,.2f}" if compiled else f"{'not built':>10}"
+        print(f"{size:>24,} B {t['int'] / n * 1e6:>18,.1f} {t['tr'] / n * 1e6:>18,.1f} {c}")
     print()
 
 
 def main() -> None:
     rounds = 5 if "--quick" in sys.argv else 15
-    candidates: list[tuple[str, Callable[[], Impl]]] = [("asgiserver.ws", ours)]
+    candidates: list[tuple[str, Callable[[], Impl]]] = []
+    if _frames.unmask is not _frames.unmask_python:
+        candidates.append(("asgiserver.ws (C mask)", lambda: ours(pure=False)))
+    else:
+        print("asgiserver.ws._speedups not built: pure Python only")
+    candidates.append(("asgiserver.ws (pure)", lambda: ours(pure=True)))
     try:
         import websockets  # noqa: F401
 

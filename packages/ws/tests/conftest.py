@@ -1,9 +1,17 @@
-"""Hypothesis profiles: HYPOTHESIS_PROFILE=ci|dev|fuzz (nox sets ci for tests, fuzz for fuzz)."""
+"""Hypothesis profiles: HYPOTHESIS_PROFILE=ci|dev|fuzz (nox sets ci for tests, fuzz for fuzz).
+
+Every test module runs twice: with the compiled unmasking (``_speedups``, when the install built
+it) and with the pure-Python reference forced, so both paths pass the whole suite on every run.
+"""
 
 import os
 import sys
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+import asgiserver.ws._frames as frames
 
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile("ci", max_examples=150, deadline=None, derandomize=True, print_blob=True)
@@ -19,3 +27,27 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 # Test modules share a client codec (ws_helpers.py); importlib mode does not put this directory on
 # sys.path by itself.
 sys.path.insert(0, os.path.dirname(__file__))
+
+from ws_helpers import compiled_unmask  # noqa: E402  (after the sys.path line above)
+
+# As imported: the compiled function if the install built it, else unmask_python itself.
+INSTALLED_UNMASK = frames.unmask
+
+
+@pytest.fixture(autouse=True, scope="module", params=["compiled", "python"])
+def unmask_impl(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Module-scoped (Hypothesis rejects function-scoped fixtures): the "python" run rebinds
+    ``unmask`` to the reference in every package module that imported the compiled one."""
+    if request.param == "compiled":
+        compiled_unmask()
+        yield request.param
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        for name, module in list(sys.modules.items()):
+            if (
+                name.startswith("asgiserver.ws")
+                and name != "asgiserver.ws._speedups"  # the accelerator itself stays as it is
+                and getattr(module, "unmask", None) is INSTALLED_UNMASK
+            ):
+                patch.setattr(module, "unmask", frames.unmask_python)
+        yield request.param

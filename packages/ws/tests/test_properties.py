@@ -7,7 +7,14 @@ import itertools
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from ws_helpers import Client, close_frame, drive, first_invalid_utf8, frame, normalize
 
 from asgiserver.ws import (
@@ -364,4 +371,7 @@ class ConnectionMachine(RuleBasedStateMachine):
             assert self.conn.close_expected() is (self.state is State.CLOSED)
 
 
-TestConnectionMachine = ConnectionMachine.TestCase
+def test_connection_machine() -> None:
+    # A function, not ConnectionMachine.TestCase: unittest classes cannot take the conftest
+    # fixture that runs the suite with each unmasking implementation.
+    run_state_machine_as_test(ConnectionMachine)

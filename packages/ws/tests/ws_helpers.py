@@ -7,9 +7,12 @@ compresses per RFC 7692, and decodes what the server sends.
 from __future__ import annotations
 
 import itertools
+import os
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+
+import pytest
 
 from asgiserver.ws import (
     BytesMessage,
@@ -274,3 +277,15 @@ def first_invalid_utf8(data: bytes) -> int | None:
                 return i + k
         i += 1 + len(tails)
     return None
+
+
+def compiled_unmask() -> Callable[[bytes | bytearray | memoryview, bytes | bytearray], bytes]:
+    """The compiled unmask (RFC 6455 §5.3); skips when the install could not build it, but fails
+    in CI, which must build and test it."""
+    try:
+        from asgiserver.ws._speedups import unmask
+    except ImportError:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("asgiserver.ws._speedups was not built (is there a C compiler?)")
+        pytest.skip("asgiserver.ws._speedups was not built (no C compiler): pure path only")
+    return unmask

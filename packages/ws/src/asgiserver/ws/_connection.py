@@ -35,6 +35,7 @@ from ._frames import (
     close_payload,
     frame_header,
     unmask,
+    unmask_python,
 )
 from ._limits import Limits
 from ._state import TRANSITIONS, Input, State
@@ -48,6 +49,9 @@ _CLOSED: Final = State.CLOSED
 _DEFAULT_LIMITS: Final = Limits()
 _utf8_decode: Final = codecs.utf_8_decode
 _from_bytes = int.from_bytes
+# Up to this size the pure unmasking is inlined (a call costs more than the XOR); the compiled one
+# is called on a slice (~0.1 µs), larger payloads on a memoryview of the buffer (no slice copy).
+_INLINE_UP_TO: Final = 4096
 # Below this size a frame goes out as one bytes object; above, header and payload are separate
 # items so a large payload is never copied again.
 _JOIN_BELOW: Final = 4096
@@ -60,6 +64,11 @@ class _Connection:
     # RFC 6455 §5.1: a server's frames are never masked, a client's always are.
     _client: ClassVar[bool] = False
     _MASK_ERROR: ClassVar[str] = "unmasked client frame (RFC 6455 §5.1)"
+    # Received frames: the mask bit that is an error once XORed with _flip, and the mask key
+    # length (a client's frames carry one, a server's none, so the client unmasks with an empty
+    # key, which is a no-op). Class attributes: no per-connection memory.
+    _flip: ClassVar[int] = 0
+    _mask_len: ClassVar[int] = 4
 
     __slots__ = (
         "_buf",
@@ -67,13 +76,9 @@ class _Connection:
         "_decompressor",
         "_deflate",
         "_events",
-        "_flip",
         "_frame_fin",
         "_frame_left",
         "_frame_mask",
-        "_mask_len",
-        "_max_frame",
-        "_max_message",
         "_msg_deflate",
         "_msg_op",
         "_msg_parts",
@@ -98,13 +103,6 @@ class _Connection:
             # RFC 7692 §5: two extensions cannot share RSV1.
             raise LocalProtocolError("at most one permessage-deflate agreement can be in force")
         self.limits: Final = limits
-        self._max_message = limits.max_message_bytes
-        self._max_frame = limits.max_frame_bytes
-        # Received frames: the mask bit that is an error once XORed with _flip, and the mask key
-        # length (a client's frames carry one, a server's none, so the client unmasks with an
-        # empty key, which is a no-op).
-        self._flip = 0x80 if self._client else 0
-        self._mask_len = 0 if self._client else 4
         self._state = _OPEN
         self._buf = bytearray()
         self._need = 2  # bytes the buffer must hold before parsing can make progress
@@ -113,14 +111,17 @@ class _Connection:
         self._frame_left = 0
         self._frame_mask = b""
         self._frame_fin = False
-        self._events: list[Event] = []
-        self._out: list[bytes] = []
+        # Created by the first event or write after a drain: an idle connection holds no list.
+        self._events: list[Event] | None = None
+        self._out: list[bytes] | None = None
         # A fragmented or compressed message in progress (§5.4); _msg_op is 0 between messages.
         self._msg_op = 0
         self._msg_deflate = False
         self._msg_size = 0
-        self._msg_parts: list[bytes] = []
-        self._text_parts: list[str] = []
+        # The pieces of that message, binary or text; created when it starts (an idle
+        # connection holds no list).
+        self._msg_parts: list[bytes] | None = None
+        self._text_parts: list[str] | None = None
         # A text message in progress: the bytes of a character not yet complete; None otherwise.
         self._text_held: bytes | None = None
         self._deflate = extensions[0] if extensions else None
@@ -155,21 +156,21 @@ class _Connection:
         """The peer closed its side. Without a closing handshake this is ``ConnectionClosed(1006)``
         (RFC 6455 §7.1.5); after one, or after a failure, it reports nothing."""
         if self._state is _OPEN or self._state is _CLOSING:
-            self._events.append(ConnectionClosed(1006))
+            self._event(ConnectionClosed(1006))
             self._discard()
         self._state = TRANSITIONS[self._state, Input.RECV_EOF]
 
     def events_received(self) -> list[Event]:
         """Events parsed so far, oldest first, drained. ``state`` already reflects them."""
         events = self._events
-        self._events = []
-        return events
+        self._events = None
+        return [] if events is None else events
 
     def data_to_send(self) -> list[bytes]:
         """Bytes to write, in order (including automatic pongs and close frames); drained."""
         out = self._out
-        self._out = []
-        return out
+        self._out = None
+        return [] if out is None else out
 
     def close_expected(self) -> bool:
         """True once the transport should be closed: the closing handshake is complete, the
@@ -240,17 +241,27 @@ class _Connection:
 
     def _queue(self, first: int, payload: bytes) -> None:
         header = frame_header(first, len(payload))
+        out = self._out
+        if out is None:
+            out = self._out = []
         if len(payload) < _JOIN_BELOW:
-            self._out.append(header + payload)
+            out.append(header + payload)
         else:
-            self._out += (header, payload)
+            out += (header, payload)
+
+    def _event(self, event: Event) -> None:
+        events = self._events
+        if events is None:
+            self._events = [event]
+        else:
+            events.append(event)
 
     def _discard(self) -> None:
         """Stop parsing for good and free what a message in progress held."""
         self._buf = bytearray()
         self._frame_left = 0
-        self._msg_parts = []
-        self._text_parts = []
+        self._msg_parts = None
+        self._text_parts = None
         self._text_held = None
         self._decompressor = None
 
@@ -259,7 +270,7 @@ class _Connection:
         OPEN the caller's close frame is still owed (FAILING): queuing ours here would cut off its
         answers to those events."""
         self._state = TRANSITIONS[self._state, Input.FAIL]
-        self._events.append(ConnectionFailed(error))
+        self._event(ConnectionFailed(error))
         self._discard()
 
     def _parse(self) -> None:
@@ -268,8 +279,11 @@ class _Connection:
         pos = 0
         need = 2
         events = self._events
-        max_frame = self._max_frame
-        max_message = self._max_message
+        if events is None:  # the helpers called below append to this same list
+            events = self._events = []
+        limits = self.limits
+        max_frame = limits.max_frame_bytes
+        max_message = limits.max_message_bytes
         flip = self._flip
         ml = self._mask_len
         try:
@@ -357,15 +371,17 @@ class _Connection:
                         need = end - pos
                     break
                 mask = buf[start - ml : start]
-                if length <= 4096:
-                    # unmask() inlined for the common small frame (§5.3).
+                if length > _INLINE_UP_TO:
+                    with memoryview(buf) as view:  # spares a copy of a large payload
+                        payload = unmask(view[start:end], mask)
+                elif unmask is unmask_python:
+                    # unmask_python() inlined for the common small frame (§5.3).
                     payload = (
                         _from_bytes(buf[start:end], "little")
                         ^ _from_bytes(mask * (length >> 2) + mask[: length & 3], "little")
                     ).to_bytes(length, "little")
                 else:
-                    with memoryview(buf) as view:  # spares a copy of a large payload
-                        payload = unmask(view[start:end], mask)
+                    payload = unmask(buf[start:end], mask)
                 pos = end
                 if opcode and b0 >= 0x80 and not rsv:
                     # The common case: a whole, uncompressed message in one frame.
@@ -398,13 +414,16 @@ class _Connection:
         """Consume the first ``n - start`` payload bytes of a text frame that ends at ``end``."""
         mask = buf[start - self._mask_len : start]
         got = n - start
-        if got <= 4096:  # unmask() inlined, as in _parse
+        if got <= _INLINE_UP_TO and unmask is unmask_python:  # inlined, as in _parse
             piece = (
                 _from_bytes(buf[start:n], "little")
                 ^ _from_bytes(mask * (got >> 2) + mask[: got & 3], "little")
             ).to_bytes(got, "little")
-        else:
+        elif got <= _INLINE_UP_TO:
             piece = unmask(buf[start:n], mask)
+        else:
+            with memoryview(buf) as view:  # no copy of the piece before unmasking it
+                piece = unmask(view[start:n], mask)
         self._frame_left = end - n
         self._frame_fin = b0 >= 0x80
         turn = got & 3
@@ -416,31 +435,39 @@ class _Connection:
             self._text_held = b""
             self._text_parts = [self._decode(piece, False)]
         else:
+            parts = self._text_parts
+            assert parts is not None  # _text_held is set: a text message is in progress
             self._msg_size += len(piece)
-            self._text_parts.append(self._decode(piece, False))
+            parts.append(self._decode(piece, False))
 
     def _rest_of_frame(self, buf: bytearray, n: int) -> int:
         """Consume more of the text frame in progress; return how many bytes of ``buf`` it took."""
         left = self._frame_left
         take = n if n < left else left
         mask = self._frame_mask
-        piece = unmask(buf[:take], mask)
+        if take <= _INLINE_UP_TO:
+            piece = unmask(buf[:take], mask)
+        else:
+            with memoryview(buf) as view:  # no copy of the piece before unmasking it
+                piece = unmask(view[:take], mask)
         left -= take
         self._frame_left = left
         self._msg_size += take
+        parts = self._text_parts
+        assert parts is not None  # a text frame is in progress
         if left:
             turn = take & 3
             self._frame_mask = mask[turn:] + mask[:turn]
-            self._text_parts.append(self._decode(piece, False))
+            parts.append(self._decode(piece, False))
         elif self._frame_fin:
-            self._text_parts.append(self._decode(piece, True))
-            self._events.append(TextMessage("".join(self._text_parts)))
-            self._text_parts = []
+            parts.append(self._decode(piece, True))
+            self._event(TextMessage("".join(parts)))
+            self._text_parts = None
             self._text_held = None
             self._msg_op = 0
             self._msg_size = 0
         else:
-            self._text_parts.append(self._decode(piece, False))
+            parts.append(self._decode(piece, False))
         return take
 
     def _decode(self, data: bytes, fin: bool) -> str:
@@ -471,11 +498,16 @@ class _Connection:
             self._msg_deflate = compressed
             self._msg_size = 0
             # §8.1: validate text as it arrives, failing at the first invalid byte.
-            self._text_held = b"" if opcode == OP_TEXT else None
+            if opcode == OP_TEXT:
+                self._text_held = b""
+                self._text_parts = []
+            else:
+                self._text_held = None
+                self._msg_parts = []
         if self._msg_deflate:
             decompressor = self._decompressor
             assert decompressor is not None  # RSV1 was only accepted with deflate agreed
-            room = self._max_message - self._msg_size
+            room = self.limits.max_message_bytes - self._msg_size
             chunk = decompressor.feed(payload, room)
             if fin:
                 rest = decompressor.finish(room - len(chunk))
@@ -486,19 +518,23 @@ class _Connection:
         self._msg_size += len(chunk)
         message: Event
         if self._text_held is not None:
-            self._text_parts.append(self._decode(chunk, fin))
+            text_parts = self._text_parts
+            assert text_parts is not None  # created with _text_held
+            text_parts.append(self._decode(chunk, fin))
             if not fin:
                 return
-            message = TextMessage("".join(self._text_parts))
-            self._text_parts = []
+            message = TextMessage("".join(text_parts))
+            self._text_parts = None
             self._text_held = None
         else:
-            self._msg_parts.append(chunk)
+            msg_parts = self._msg_parts
+            assert msg_parts is not None  # created when the message started
+            msg_parts.append(chunk)
             if not fin:
                 return
-            message = BytesMessage(b"".join(self._msg_parts))
-            self._msg_parts = []
-        self._events.append(message)
+            message = BytesMessage(b"".join(msg_parts))
+            self._msg_parts = None
+        self._event(message)
         self._msg_op = 0
         self._msg_size = 0
 
@@ -522,7 +558,7 @@ class _Connection:
             # §5.5.1: echo the status code received (an empty body for 1005).
             self._queue(0x80 | OP_CLOSE, close_payload(code))
         self._state = TRANSITIONS[self._state, Input.RECV_CLOSE]
-        self._events.append(CloseReceived(code, reason))
+        self._event(CloseReceived(code, reason))
         self._discard()
 
 
@@ -559,6 +595,8 @@ class ClientConnection(_Connection):
 
     _client = True
     _MASK_ERROR = "masked server frame (RFC 6455 §5.1)"
+    _flip = 0x80
+    _mask_len = 0
 
     __slots__ = ("_done", "_random")
 
@@ -596,8 +634,11 @@ class ClientConnection(_Connection):
         header = bytearray(frame_header(first, len(payload)))
         header[1] |= 0x80
         header += key
+        out = self._out
+        if out is None:
+            out = self._out = []
         if len(payload) < _JOIN_BELOW:
             header += unmask(payload, key)
-            self._out.append(bytes(header))
+            out.append(bytes(header))
         else:
-            self._out += (bytes(header), unmask(payload, key))
+            out += (bytes(header), unmask(payload, key))

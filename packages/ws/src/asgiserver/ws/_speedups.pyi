@@ -1,0 +1,3 @@
+# The optional compiled accelerator (_speedups.c); _frames.unmask_python is the reference.
+
+def unmask(data: bytes | bytearray | memoryview, mask: bytes | bytearray, /) -> bytes: ...
