@@ -259,7 +259,7 @@ def test_access_log_format_with_gunicorn_atoms(start_server) -> None:
     server: ServerProcess = start_server(
         "testapp:app",
         "--access-log-format",
-        '%(h)s "%(r)s" %(s)s %(B)s "%(a)s" %({x-trace}i)s',
+        '%(h)s "%(r)s" %(s)s %(B)s "%(a)s" %({x-trace}i)s %({Content-Type}o)s %({x-none}o)s',
         "--access-log-exclude",
         "/pid",
     )
@@ -268,4 +268,6 @@ def test_access_log_format_with_gunicorn_atoms(start_server) -> None:
         client.get("/?q=1", headers={"user-agent": "probe/1", "x-trace": "abc"})
     assert wait_until(lambda: "\n" in server.stdout)
     assert server.stop() == 0
-    assert server.stdout.splitlines() == ['127.0.0.1 "GET /?q=1 HTTP/1.1" 200 5 "probe/1" abc']
+    assert server.stdout.splitlines() == [
+        '127.0.0.1 "GET /?q=1 HTTP/1.1" 200 5 "probe/1" abc text/plain -'
+    ]

@@ -276,7 +276,7 @@ def test_aliases(alias: str, option: str) -> None:
         ["--unknown"],
         ["--ssl-keyfile", "key.pem"],
         ["--access-log-format", "%(zz)s"],
-        ["--access-log-format", "%({server}o)s"],
+        ["--access-log-format", "%({server}x)s"],
         ["--access-log-exclude", "health"],
         ["--log-format", "xml"],
         ["--workers", "many"],

@@ -77,7 +77,7 @@ def test_json_lines(streams: tuple[io.StringIO, io.StringIO]) -> None:
     assert access["level"] == "INFO" and access["logger"] == "asgiserver.access"
     assert access["pid"] > 0
     assert {k: access[k] for k in list(access)[5:]} == {
-        "client": "::1:7",
+        "client": "[::1]:7",  # RFC 3986 §3.2.2: the port stays apart from an IPv6 host
         "method": "POST",
         "path": "/p/a\nth",  # json.dumps escaped it in the line
         "query": "a=1&b",
@@ -162,3 +162,20 @@ def test_access_log_format_with_gunicorn_atoms(streams: tuple[io.StringIO, io.St
         '10.0.0.1 - - "GET /a\\nb?x=1 HTTP/1.1" GET /a\\nb x=1 HTTP/1.1 200 - 0 "http://r/" '
         '"curl/8\\x1b[31m" 0 12300 12 0.012300 x -\n'
     )
+
+
+def test_access_log_response_header_atoms(streams: tuple[io.StringIO, io.StringIO]) -> None:
+    """%({name}o)s: a field of the response head as the application sent it, any case."""
+    out, _ = streams
+    configure_into(streams, access_log_format="%(h)s %({X-Request-Id}o)s %({etag}o)s %({x-none}o)s")
+    response = [(b"Content-Type", b"text/plain"), (b"x-request-id", b"r-1"), (b"ETag", b'"v1"')]
+    log_access(("2001:db8::1", 9), b"GET", b"/", "1.1", HEADERS, 200, 0, 0.01, response)
+    log_access(None, b"", b"", "1.1", None, 400, 0, 0.0)  # rejected before any response head
+    assert out.getvalue() == '2001:db8::1 r-1 "v1" -\n- - - -\n'
+
+
+def test_text_access_line_brackets_an_ipv6_peer(streams: tuple[io.StringIO, io.StringIO]) -> None:
+    out, _ = streams
+    configure_into(streams)
+    log_access(("2001:db8::1", 4711), b"GET", b"/", "1.1", HEADERS, 200, 5, 0.001)
+    assert ' [2001:db8::1]:4711 - "GET / HTTP/1.1" 200 5 1.00ms\n' in out.getvalue()

@@ -274,10 +274,11 @@ def access_path(text: str) -> str:
     return text
 
 
-# gunicorn's access log atoms that `--access-log-format` knows, besides `{name}i` request headers.
+# gunicorn's access log atoms that `--access-log-format` knows, besides `{name}i` request headers and
+# `{name}o` response headers.
 ACCESS_ATOMS: Final = frozenset("hlutrmUqHsBbfaTDMLp")
 _ATOM_KEY: Final = re.compile(r"%\(([^)]*)\)")
-_HEADER_ATOM: Final = re.compile(r"\{[^{}]+\}i")
+_HEADER_ATOM: Final = re.compile(r"\{[^{}]+\}[io]")
 
 
 class _Probe(dict[str, str]):
@@ -288,8 +289,6 @@ class _Probe(dict[str, str]):
 def access_log_format(text: str) -> str:
     """A gunicorn-style access log format: `%(h)s %(r)s %({user-agent}i)s`..."""
     for key in _ATOM_KEY.findall(text):
-        if key.endswith("}o"):
-            raise ValueError(f"response header atoms are not supported: %({key})s")
         if key not in ACCESS_ATOMS and not _HEADER_ATOM.fullmatch(key):
             raise ValueError(f"unknown atom %({key})s")
     try:
@@ -865,7 +864,8 @@ class Config:
         metadata=cli(
             LOGGING,
             "text access lines with gunicorn's atoms, e.g. '%(h)s %(l)s %(u)s %(t)s \"%(r)s\" "
-            '%(s)s %(b)s "%(f)s" "%(a)s" %(D)s\' and %({name}i)s for a request header '
+            '%(s)s %(b)s "%(f)s" "%(a)s" %(D)s\', %({name}i)s for a request header and '
+            "%({name}o)s for a response header "
             "(default: the built-in format)",
             parse=access_log_format,
             metavar="FORMAT",

@@ -135,7 +135,7 @@ def _access_fields(
         elif name == b"referer":
             referer = value.decode("latin-1")
     return {
-        "client": f"{client[0]}:{client[1]}" if client else None,
+        "client": host_port(client) if client else None,
         "method": method.decode("ascii", "replace") if method else None,
         "path": path.decode("ascii", "backslashreplace") if method else None,
         "query": query.decode("ascii", "backslashreplace"),
@@ -148,6 +148,12 @@ def _access_fields(
     }
 
 
+def host_port(client: tuple[str, int]) -> str:
+    """`host:port`, an IPv6 host in brackets (RFC 3986 §3.2.2) so that the port stays apart."""
+    host = client[0]
+    return f"[{host}]:{client[1]}" if ":" in host else f"{host}:{client[1]}"
+
+
 class _Atoms:
     """gunicorn's access log atoms of one request, each computed when the format asks for it."""
 
@@ -156,6 +162,7 @@ class _Atoms:
         "headers",
         "http_version",
         "method",
+        "response_headers",
         "seconds",
         "size",
         "status",
@@ -172,6 +179,7 @@ class _Atoms:
         status: int,
         size: int,
         seconds: float,
+        response_headers: Iterable[tuple[bytes, bytes]] | None,
     ) -> None:
         self.client = client
         self.method = method
@@ -181,10 +189,19 @@ class _Atoms:
         self.status = status
         self.size = size
         self.seconds = seconds
+        self.response_headers = response_headers
 
-    def header(self, name: bytes) -> str:
-        for key, value in self.headers or ():
-            if key == name:
+    def header(self, name: bytes, fields: Iterable[tuple[bytes, bytes]] | None = None) -> str:
+        """A request header's value (or, given `fields`, a response header's); "-" when absent.
+        Response header names are compared lowercased: an application may send any case."""
+        if fields is None:
+            fields = self.headers
+            for key, value in fields or ():
+                if key == name:
+                    return escape(value.decode("latin-1"))
+            return "-"
+        for key, value in fields:
+            if key.lower() == name:
                 return escape(value.decode("latin-1"))
         return "-"
 
@@ -231,6 +248,8 @@ class _Atoms:
             return f"<{os.getpid()}>"
         if atom.startswith("{") and atom.endswith("}i"):
             return self.header(atom[1:-2].lower().encode("latin-1"))
+        if atom.startswith("{") and atom.endswith("}o"):
+            return self.header(atom[1:-2].lower().encode("latin-1"), self.response_headers or ())
         raise KeyError(atom)
 
 
@@ -295,11 +314,13 @@ def log_access(
     status: int,
     size: int,
     seconds: float,
+    response_headers: Iterable[tuple[bytes, bytes]] | None = None,
 ) -> None:
     """One access log line: peer, request line, status, body bytes sent, duration.
 
     Called only when the access log is on. `method` is empty for a request rejected before its
-    request line was parsed; `headers` is None when they were not parsed.
+    request line was parsed; `headers` is None when they were not parsed. `response_headers` are
+    the fields of the response head as the application sent them (for `%({name}o)s`).
     """
     if (_exclude_exact or _exclude_prefixes) and status < 500:
         path = target.partition(b"?")[0]
@@ -311,10 +332,12 @@ def log_access(
         else None
     )
     if _access_format is not None:
-        atoms = _Atoms(client, method, target, http_version, headers, status, size, seconds)
+        atoms = _Atoms(
+            client, method, target, http_version, headers, status, size, seconds, response_headers
+        )
         _access.info("%s", _access_format % atoms, extra=extra)
         return
-    peer = f"{client[0]}:{client[1]}" if client else "-"
+    peer = host_port(client) if client else "-"
     if method:
         line = escape(
             f"{method.decode('ascii', 'replace')} "

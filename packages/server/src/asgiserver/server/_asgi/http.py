@@ -61,6 +61,7 @@ class HTTPCycle:
         "expect_trailers",
         "failed",
         "response_complete",
+        "response_headers",
         "response_started",
         "scope",
         "start_time",
@@ -97,6 +98,7 @@ class HTTPCycle:
         self.expect_trailers = False
         self.failed = False  # the app raised or broke the protocol: the driver may close after
         self.status = 0
+        self.response_headers: Headers | None = None  # as the app sent them (access log atoms)
         self.bytes_sent = 0
 
     # ---- driver side -------------------------------------------------------------------------------
@@ -212,6 +214,7 @@ class HTTPCycle:
         self._length_framed = has_length
         self.response_started = True
         self.status = status
+        self.response_headers = message.get("headers")
         self.expect_trailers = trailers
         # RFC 9110 §9.3.2, §15.3.5, §15.4.5: HEAD, 204 and 304 responses carry no content.
         self._no_body = status == 204 or status == 304 or self.scope.get("method") == "HEAD"

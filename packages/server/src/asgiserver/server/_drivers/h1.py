@@ -583,6 +583,7 @@ class H1Driver:
             status,
             size,
             duration,
+            cycle.response_headers if cycle is not None else None,
         )
 
     # ---- deadlines and shutdown --------------------------------------------------------------------

@@ -520,6 +520,7 @@ class H2Stream(_StreamBase):
                 cycle.status,
                 cycle.bytes_sent,
                 duration,
+                cycle.response_headers,
             )
 
 

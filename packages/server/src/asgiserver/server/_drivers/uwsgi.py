@@ -206,6 +206,7 @@ class UwsgiDriver:
                     cycle.status,
                     cycle.bytes_sent,
                     duration,
+                    cycle.response_headers,
                 )
             sink.close()
 
