@@ -354,6 +354,47 @@ def test_gunicorn_worker_class(tmp_path: Path) -> None:
     assert code == 0
 
 
+def test_gunicorn_worker_class_logs_through_gunicorn(tmp_path: Path) -> None:
+    """Access lines go to gunicorn's --access-logfile in its --access-logformat (a response header
+    atom included), error lines to its error log in its own line format."""
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    if not gunicorn.exists():
+        pytest.importorskip("gunicorn")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    access = tmp_path / "access.log"
+    proc = subprocess.Popen(
+        [
+            str(gunicorn),
+            "-k",
+            "asgiserver.server.GunicornWorker",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--access-logfile",
+            str(access),
+            "--access-logformat",
+            '%(h)s "%(r)s" %(s)s %({content-type}o)s %({x-probe}i)s',
+            "testapp:app",
+        ],
+        cwd=APPS,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert wait_until(lambda: _get(f"http://127.0.0.1:{port}/pid") is not None, timeout=30)
+        httpx.get(f"http://127.0.0.1:{port}/?g=1", headers={"x-probe": "p1"}, timeout=5)
+        expected = '127.0.0.1 "GET /?g=1 HTTP/1.1" 200 text/plain p1'
+        assert wait_until(lambda: access.exists() and expected in access.read_text())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+        stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert code == 0
+    # gunicorn's error format: "[date] [pid] [INFO] message" for our lines too.
+    assert any("[INFO] Listening on http://127.0.0.1:" in line for line in stderr.splitlines())
+
+
 def test_workers_stop_when_the_master_is_killed(start_server) -> None:
     server: ServerProcess = start_server("testapp:app", "--workers", "2")
     assert wait_until(lambda: len(children(server.pid)) == 2)

@@ -4,12 +4,15 @@
 
 gunicorn stays an optional dependency: it is imported only when this worker class is used. The worker
 serves with asgiserver's protocols, and notifies gunicorn's heartbeat from its event loop, so a blocked
-loop is caught by gunicorn's `--timeout`.
+loop is caught by gunicorn's `--timeout`. Logs go where gunicorn's go: error lines through its error
+log at its `--log-level`, access lines through its `--access-logfile` in its `--access-logformat`
+(unless `--log-format json` or `--access-log-format` is set for asgiserver).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -19,7 +22,8 @@ from typing import Any
 from gunicorn.arbiter import Arbiter  # type: ignore[import-not-found, import-untyped, unused-ignore]
 from gunicorn.workers.base import Worker as _GunicornBase  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
-from asgiserver.server._config import Config
+from asgiserver.server import _logging
+from asgiserver.server._config import Config, access_log_format
 from asgiserver.server._config_file import layered
 from asgiserver.server._importer import load_app
 from asgiserver.server._process.worker import EXIT_STARTUP_FAILED, Worker, new_loop_factory
@@ -48,6 +52,7 @@ class GunicornWorker(_GunicornBase):  # type: ignore[misc]
         if self.config_error is not None:
             self.log.error("asgiserver configuration: %s", self.config_error)
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
+        self._route_logs()
         app = load_app(self.wsgi, interface="auto")
         sockets = [listener.sock for listener in self.sockets]
         worker = Worker(self.asgi_config, app, sockets, install_signals=True)
@@ -69,6 +74,33 @@ class GunicornWorker(_GunicornBase):  # type: ignore[misc]
         if code == EXIT_STARTUP_FAILED:
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
         sys.exit(code)
+
+    def _route_logs(self) -> None:
+        """asgiserver's loggers write through gunicorn's handlers, as gunicorn's own workers do."""
+        config = self.asgi_config
+        line_format = config.access_log_format
+        if line_format is None:
+            try:
+                line_format = access_log_format(self.cfg.access_log_format)
+            except ValueError as exc:  # an atom we do not know, such as %({name}e)s
+                self.log.warning("access log: %s; using asgiserver's own format", exc)
+        _logging.configure(
+            config.log_level,
+            config.access_log,
+            None,
+            config.log_format,
+            config.access_log_exclude,
+            line_format,
+        )
+        if config.log_format == "json":
+            return  # one JSON object per line on stdout and stderr, as asked
+        error = logging.getLogger("asgiserver.error")
+        error.handlers = list(self.log.error_log.handlers)
+        error.setLevel(self.log.error_log.level)
+        access = logging.getLogger("asgiserver.access")
+        access.handlers = list(self.log.access_log.handlers)
+        # No --access-logfile: gunicorn writes no access log, and neither do we.
+        access.setLevel(logging.INFO if self.cfg.accesslog else logging.WARNING)
 
 
 def _getppid() -> int:
