@@ -418,3 +418,33 @@ def test_term_while_workers_are_booting_stops_everything(start_server) -> None:
         assert wait_until(lambda s=server: "Started worker" in s.stderr, timeout=15, interval=0.001)
         server.signal(signal.SIGTERM)
         assert server.wait(20) == 0
+
+
+def test_hup_reads_the_configuration_file_again(start_server, tmp_path: Path) -> None:
+    """As with gunicorn: the new workers of a HUP reload run with the file as it is now; a bad file
+    or a listener change is refused with one log line and the server keeps serving."""
+    conf = tmp_path / "asgiserver.toml"
+    conf.write_text('workers = 1\nheader = ["x-generation:one"]\n')
+    server: ServerProcess = start_server("testapp:app", "--config", str(conf))
+
+    def generation() -> str | None:
+        try:
+            return httpx.get(server.url + "/", timeout=5).headers.get("x-generation")
+        except httpx.HTTPError:
+            return None
+
+    assert generation() == "one"
+    conf.write_text('workers = 2\nheader = ["x-generation:two"]\n')
+    server.signal(signal.SIGHUP)
+    assert wait_until(lambda: generation() == "two" and len(children(server.pid)) == 2, 20)
+    assert server.wait_for_stderr("Configuration reloaded")
+
+    conf.write_text("workers = 2\nwrokers = 3\n")  # a misspelt key: refused, nothing changes
+    server.signal(signal.SIGHUP)
+    assert server.wait_for_stderr("Configuration not reloaded, keeping the current one")
+    assert "wrokers" in server.stderr and "workers" in server.stderr
+    conf.write_text('workers = 2\nheader = ["x-generation:three"]\nuds = "/tmp/x.sock"\n')
+    server.signal(signal.SIGHUP)
+    assert wait_until(lambda: generation() == "three", 20)
+    assert server.wait_for_stderr("--uds cannot change without a restart")
+    assert server.stop() == 0

@@ -176,19 +176,30 @@ def main(argv: Sequence[str] | None = None) -> None:
         if getattr(args, "print_config", False):
             sys.stdout.write(render(values, sources))
             sys.exit(0)
-        log_config = values.pop(LOG_CONFIG.field, None)
-        if not values.get("app"):
-            raise ValueError("the following arguments are required: APP")
-        if values.get("ssl_keyfile") and not values.get("ssl_certfile"):
-            raise ValueError("--ssl-keyfile needs --ssl-certfile")
-        if values.get("proxy_protocol") and values.get("protocol") == "uwsgi":
-            raise ValueError("--proxy-protocol is for HTTP listeners, not --protocol uwsgi")
-        config = Config(**values)
+        config, log_config = config_from(values)
     except ValueError as exc:
         parser.error(str(exc))
     if getattr(args, "check_config", False):
         sys.exit(check_config(config))
-    sys.exit(run_config(config, log_config=log_config))
+
+    def reread() -> Config:
+        """SIGHUP: the same command line, the file and environment as they are now."""
+        return config_from(resolve_with_sources(args)[0])[0]
+
+    sys.exit(run_config(config, log_config=log_config, reread=reread))
+
+
+def config_from(values: dict[str, Any]) -> tuple[Config, str | None]:
+    """The Config of resolved option values, and --log-config; ValueError when they do not fit."""
+    values = dict(values)
+    log_config = values.pop(LOG_CONFIG.field, None)
+    if not values.get("app"):
+        raise ValueError("the following arguments are required: APP")
+    if values.get("ssl_keyfile") and not values.get("ssl_certfile"):
+        raise ValueError("--ssl-keyfile needs --ssl-certfile")
+    if values.get("proxy_protocol") and values.get("protocol") == "uwsgi":
+        raise ValueError("--proxy-protocol is for HTTP listeners, not --protocol uwsgi")
+    return Config(**values), log_config
 
 
 def check_config(config: Config) -> int:

@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,11 @@ def run(app: ASGIApp | str, **options: Any) -> int:
     return run_config(config)
 
 
-def run_config(config: Config, log_config: str | None = None) -> int:
+def run_config(
+    config: Config, log_config: str | None = None, reread: Callable[[], Config] | None = None
+) -> int:
+    """Serve `config`: in this process, or with a master and workers (`Config.supervised`).
+    `reread` builds the configuration again from its sources; the master calls it on SIGHUP."""
     _logging.configure(
         config.log_level,
         config.access_log,
@@ -49,7 +54,7 @@ def run_config(config: Config, log_config: str | None = None) -> int:
         config.access_log_format,
     )
     if config.supervised:
-        return run_supervisor(config, log_config)
+        return run_supervisor(config, log_config, reread)
     try:
         app = load_app(
             config.app, factory=config.factory, app_dir=config.app_dir, interface=config.interface

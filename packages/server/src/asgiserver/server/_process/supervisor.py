@@ -22,6 +22,7 @@ booting again and again.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import faulthandler
 import logging
 import os
@@ -30,9 +31,11 @@ import select
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asgiserver.server import _logging
 from asgiserver.server._asgi.types import ASGIApp
 from asgiserver.server._config import Config
 from asgiserver.server._importer import AppLoadError, load_app
@@ -107,10 +110,38 @@ def reopen_log_files() -> None:
                     handler.release()
 
 
+# What a HUP cannot change: the listeners are bound once, by the master (and the app is imported
+# by it with --preload); a change to these needs a restart.
+_FIXED_ON_RELOAD = (
+    "binds",
+    "host",
+    "port",
+    "uds",
+    "fd",
+    "uds_mode",
+    "uds_owner",
+    "backlog",
+    "reuse_port",
+    "metrics",
+    "pid_file",
+    "preload",
+    "reload",
+    "reload_dirs",
+    "reload_includes",
+    "reload_excludes",
+)
+
+
 class Supervisor:
-    def __init__(self, config: Config, log_config: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        log_config: str | None = None,
+        reread: Callable[[], Config] | None = None,
+    ) -> None:
         self.config = config
         self.log_config = log_config
+        self.reread = reread  # builds the configuration again from its sources (SIGHUP)
         self.target = config.workers if config.workers is not None else 1
         self.workers: dict[int, WorkerProcess] = {}
         self.generation = 0
@@ -253,6 +284,7 @@ class Supervisor:
                 self._stop(graceful=False)
             elif sig == signal.SIGHUP and not self.stopping and self.drain_until is None:
                 logger.info("SIGHUP: reloading workers")
+                self._reread_config()
                 self._start_reload()
             elif sig == signal.SIGTTIN and not self.stopping:
                 self.target += 1
@@ -328,6 +360,39 @@ class Supervisor:
                 : len(current) - self.target
             ]:
                 self._retire(worker)
+
+    def _reread_config(self) -> None:
+        """SIGHUP reads the configuration again, as gunicorn does: the command line as given, the
+        file as it is now, the master's environment. The new workers run with it (new TLS
+        certificates, timeouts, worker count...); a bad file keeps the current configuration."""
+        if self.reread is None:
+            return
+        try:
+            new = self.reread()
+        except (ValueError, OSError) as exc:
+            logger.error("Configuration not reloaded, keeping the current one: %s", exc)
+            return
+        kept = [
+            name for name in _FIXED_ON_RELOAD if getattr(new, name) != getattr(self.config, name)
+        ]
+        if kept:
+            logger.warning(
+                "Reload: %s cannot change without a restart; keeping the current value(s)",
+                ", ".join(f"--{name.replace('_', '-')}" for name in kept),
+            )
+            new = dataclasses.replace(new, **{name: getattr(self.config, name) for name in kept})
+        if new.workers != self.config.workers:
+            self.target = new.workers if new.workers is not None else 1
+        self.config = new
+        _logging.configure(
+            new.log_level,
+            new.access_log,
+            self.log_config,
+            new.log_format,
+            new.access_log_exclude,
+            new.access_log_format,
+        )
+        logger.info("Configuration reloaded")
 
     def _start_reload(self) -> None:
         self.generation += 1
@@ -752,6 +817,9 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
-def run_supervisor(config: Config, log_config: str | None = None) -> int:
-    """Run the master until it stops; logging is already configured (`_run.run_config`)."""
-    return Supervisor(config, log_config).run()
+def run_supervisor(
+    config: Config, log_config: str | None = None, reread: Callable[[], Config] | None = None
+) -> int:
+    """Run the master until it stops; logging is already configured (`_run.run_config`).
+    `reread` builds the configuration again from its sources, for SIGHUP."""
+    return Supervisor(config, log_config, reread).run()
