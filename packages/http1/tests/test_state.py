@@ -95,6 +95,36 @@ def test_server_close_while_client_idle() -> None:
     assert (cs.client, cs.server) == (State.MUST_CLOSE, State.CLOSED)
 
 
+@pytest.mark.parametrize(
+    ("server", "client", "keep_alive", "pending_switch", "inp"),
+    list(
+        itertools.product(
+            State, State, [True, False], [True, False], [Input.RESPONSE, Input.END_OF_MESSAGE]
+        )
+    ),
+)
+def test_shortcuts_equal_server_event(
+    server: State, client: State, keep_alive: bool, pending_switch: bool, inp: Input
+) -> None:
+    """server_response() and server_end() do exactly what server_event() does, errors too."""
+    outcomes = []
+    for shortcut in (False, True):
+        cs = ConnectionState()
+        cs.server, cs.client = server, client
+        cs.keep_alive, cs.pending_switch = keep_alive, pending_switch
+        try:
+            if not shortcut:
+                result: object = cs.server_event(inp)
+            elif inp is Input.RESPONSE:
+                result = cs.server_response()
+            else:
+                result = cs.server_end()
+        except LocalProtocolError as exc:
+            result = str(exc)
+        outcomes.append((result, cs.client, cs.server, cs.keep_alive, cs.pending_switch))
+    assert outcomes[0] == outcomes[1]
+
+
 def test_may_pipeline() -> None:
     cs = ConnectionState()
     assert not cs.may_pipeline()

@@ -80,7 +80,6 @@ _ERROR = State.ERROR
 _MIGHT_SWITCH = State.MIGHT_SWITCH_PROTOCOL
 
 _END_OF_MESSAGE = Input.END_OF_MESSAGE
-_RESPONSE = Input.RESPONSE
 _INFORMATIONAL = Input.INFORMATIONAL
 _SWITCH = Input.SWITCH
 _CONNECTION_CLOSED = Input.CONNECTION_CLOSED
@@ -632,7 +631,7 @@ class ServerConnection(BodyReader):
             raise LocalProtocolError(
                 f"response body {self._send_remaining} bytes short of its content-length"
             )
-        new_cycle = cs.server_event(_END_OF_MESSAGE)
+        new_cycle = cs.server_end()
         if last is not None:
             self._out.append(last)
         if new_cycle:
@@ -652,6 +651,26 @@ class ServerConnection(BodyReader):
         block, length_value, coding, connection = encode_fields(headers)
         cs = self._cs
         keep_alive = cs.keep_alive
+        if (
+            length_value is not None
+            and keep_alive
+            and coding is None
+            and connection is None
+            and not self._http10
+            and not self._is_head
+            and status != 204
+            and status != 304
+        ):
+            # The common response: sized, kept alive, nothing to add (the general case below
+            # decides the same for it, in more steps).
+            if not length_value.isdigit() or len(length_value) > 19:  # RFC 9110 §8.6: 1*DIGIT
+                raise LocalProtocolError(f"invalid content-length {length_value!r}")
+            cs.server_response()  # raises, changing nothing, if no response is due
+            self._send_mode = _SIZED
+            self._send_remaining = int(length_value)
+            self._expect = False
+            self._out.append(line + block + b"\r\n")
+            return
         ka_token = False
         if connection is not None:
             tokens = comma_tokens(connection)
@@ -698,7 +717,7 @@ class ServerConnection(BodyReader):
                 extra += _CLOSE_FIELD  # RFC 9112 §9.6
         elif http10 and not ka_token:
             extra += _KEEP_ALIVE_FIELD  # RFC 9112 §9.3: HTTP/1.0 persistence is opt-in
-        cs.server_event(_RESPONSE)  # raises, changing nothing, if no response is due
+        cs.server_response()  # raises, changing nothing, if no response is due
         if not keep_alive and cs.keep_alive:
             cs.disable_keep_alive()
         self._send_mode = mode

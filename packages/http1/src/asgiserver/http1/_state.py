@@ -115,6 +115,10 @@ _SEND_BODY = State.SEND_BODY
 _CLIENT_AFTER_REQUEST = CLIENT_TRANSITIONS[_IDLE, _REQUEST]
 _CLIENT_AFTER_REQUEST_AND_END = CLIENT_TRANSITIONS[_CLIENT_AFTER_REQUEST, _END_OF_MESSAGE]
 _SERVER_AFTER_REQUEST = SERVER_TRANSITIONS[_IDLE, _REQUEST]
+_SEND_RESPONSE = State.SEND_RESPONSE
+# Where our own final response takes the server role in the common case, read off the tables.
+_SERVER_AFTER_RESPONSE = SERVER_TRANSITIONS[_SEND_RESPONSE, _RESPONSE]
+_SERVER_AFTER_END = SERVER_TRANSITIONS[_SERVER_AFTER_RESPONSE, _END_OF_MESSAGE]
 _DONE = State.DONE
 _MUST_CLOSE = State.MUST_CLOSE
 _CLOSED = State.CLOSED
@@ -178,6 +182,25 @@ class ConnectionState:
         elif inp is _CONNECTION_CLOSED:
             self.keep_alive = False
         self.server = new
+        return self._settle()
+
+    def server_response(self) -> bool:
+        """``server_event(RESPONSE)`` for our own final response head, with the common case
+        (a request is waiting for it) taken without the table lookup."""
+        if self.server is not _SEND_RESPONSE:
+            return self.server_event(_RESPONSE)
+        self.pending_switch = False  # a final response refuses the upgrade (RFC 9110 §7.8)
+        self.server = _SERVER_AFTER_RESPONSE
+        return self._settle()
+
+    def server_end(self) -> bool:
+        """``server_event(END_OF_MESSAGE)`` for the end of our own response, the common case
+        taken without the table lookup; True when a new cycle started."""
+        if self.server is not _SERVER_AFTER_RESPONSE:
+            return self.server_event(_END_OF_MESSAGE)
+        if self.client is _SEND_BODY:
+            self.keep_alive = False  # request body unread: close rather than drain (RFC 9112 §9.6)
+        self.server = _SERVER_AFTER_END
         return self._settle()
 
     def _refuse(self, client: bool, inp: Input, local: bool) -> NoReturn:
