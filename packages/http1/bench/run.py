@@ -1,14 +1,22 @@
-"""Per-cycle cost of asgiserver.http1 against h11 and httptools, same process, best of N.
+"""Per-request cost of asgiserver.http1 against h11 and httptools, same process, best of N.
 
-One cycle on a kept-alive connection: feed a typical browser GET (13 header fields), drain the
-events, send a response with 3 header fields and a 13-byte body, drain the bytes to send.
-``ours-cold`` defeats the per-connection field-name cache (the cost of a first request).
+One cycle on a kept-alive connection: feed request bytes, drain the events, send a response with
+3 header fields and a 13-byte body, drain the bytes to send.  The cases (``--cases``):
+
+``browser``    a typical browser GET (13 header fields, ~600 bytes), the same bytes every time;
+``varied``     that GET with a different target each time (no two heads alike in a row);
+``cold``       that GET alternating with a copy whose field names differ in case, so no
+               per-connection cache ever hits (the cost of a first request);
+``plaintext``  a short GET as wrk sends it (3 fields);
+``pipelined``  16 of those short GETs in one read, answered one after another.
+
+Times are per request (a pipelined read counts 16).
 
 ``--client`` times the other side: send that GET (13 fields), then parse the response (3 fields,
 13-byte body) into events, with our ClientConnection, h11's client role, and httptools'
 HttpResponseParser (the request joined by hand, as a client on httptools would).
 
-    python bench/run.py [--cycles N] [--repeat R] [--json PATH] [--client]
+    python bench/run.py [--cycles N] [--repeat R] [--json PATH] [--cases a,b] [--client]
 
 h11 and httptools are optional (``pip install h11 httptools``, dependency group ``bench``).
 """
@@ -16,6 +24,7 @@ h11 and httptools are optional (``pip install h11 httptools``, dependency group 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import sys
@@ -42,6 +51,26 @@ REQUEST = (
     b"Cache-Control: max-age=0\r\n"
     b"\r\n"
 )
+PLAINTEXT = (
+    b"GET /plaintext HTTP/1.1\r\n"
+    b"Host: localhost:8080\r\n"
+    b"Accept: text/plain,text/html;q=0.9,application/xhtml+xml;q=0.9,application/xml;q=0.8,*/*;q=0.7\r\n"
+    b"Connection: keep-alive\r\n"
+    b"\r\n"
+)
+PIPELINE_DEPTH = 16
+
+# case -> (the reads fed in turn, requests per read)
+CASES: dict[str, tuple[list[bytes], int]] = {
+    "browser": ([REQUEST], 1),
+    "varied": (
+        [REQUEST.replace(b"/2024/", b"/%04d/" % i) for i in range(100)],
+        1,
+    ),
+    "cold": ([REQUEST, REQUEST.replace(b"Cache-Control:", b"cache-control:")], 1),
+    "plaintext": ([PLAINTEXT], 1),
+    "pipelined": ([PLAINTEXT * PIPELINE_DEPTH], PIPELINE_DEPTH),
+}
 RESPONSE_HEADERS = [
     (b"content-type", b"text/plain; charset=utf-8"),
     (b"content-length", b"13"),
@@ -50,69 +79,58 @@ RESPONSE_HEADERS = [
 BODY = b"Hello, world!"
 
 
-def ours() -> Callable[[], None]:
+Cycle = Callable[[], None]
+
+
+def ours(reads: list[bytes], per_read: int) -> Cycle:
     conn = http1.ServerConnection()
-    Response, Data, EndOfMessage = http1.Response, http1.Data, http1.EndOfMessage
+    Request, Response, Data, EndOfMessage = (
+        http1.Request,
+        http1.Response,
+        http1.Data,
+        http1.EndOfMessage,
+    )
+    turn = itertools.cycle(reads)
 
     def cycle() -> None:
-        conn.receive_data(REQUEST)
+        conn.receive_data(next(turn))
         events = conn.events_received()
-        assert type(events[0]) is http1.Request and type(events[1]) is http1.EndOfMessage
-        conn.send(Response(200, RESPONSE_HEADERS))
-        conn.send(Data(BODY))
-        conn.send(EndOfMessage())
-        conn.events_received()
-        out = conn.data_to_send()
-        assert len(out) == 2
+        for _ in range(per_read):
+            assert type(events[0]) is Request and type(events[1]) is EndOfMessage
+            conn.send(Response(200, RESPONSE_HEADERS))
+            conn.send(Data(BODY))
+            conn.send(EndOfMessage())
+            events = conn.events_received()  # the next pipelined request, if any
+            out = conn.data_to_send()
+            assert len(out) == 2
 
     return cycle
 
 
-def ours_cold() -> Callable[[], None]:
-    """As ``ours``, but alternating two requests whose field names differ in case, so the
-    per-connection field-name cache never hits (the cost of a first request)."""
-    conn = http1.ServerConnection()
-    Response, Data, EndOfMessage = http1.Response, http1.Data, http1.EndOfMessage
-    requests = [REQUEST, REQUEST.replace(b"Cache-Control:", b"cache-control:")]
-    turn = [0]
-
-    def cycle() -> None:
-        turn[0] ^= 1
-        conn.receive_data(requests[turn[0]])
-        events = conn.events_received()
-        assert type(events[0]) is http1.Request and type(events[1]) is http1.EndOfMessage
-        conn.send(Response(200, RESPONSE_HEADERS))
-        conn.send(Data(BODY))
-        conn.send(EndOfMessage())
-        conn.events_received()
-        out = conn.data_to_send()
-        assert len(out) == 2
-
-    return cycle
-
-
-def h11_cycle() -> Callable[[], None]:
+def h11_cycle(reads: list[bytes], per_read: int) -> Cycle:
     import h11
 
     conn = h11.Connection(h11.SERVER)
+    turn = itertools.cycle(reads)
 
     def cycle() -> None:
-        conn.receive_data(REQUEST)
-        request = conn.next_event()
-        assert type(request) is h11.Request
-        assert type(conn.next_event()) is h11.EndOfMessage
-        out = [
-            conn.send(h11.Response(status_code=200, headers=RESPONSE_HEADERS)),
-            conn.send(h11.Data(data=BODY)),
-            conn.send(h11.EndOfMessage()),
-        ]
-        assert out[0]
-        conn.start_next_cycle()
+        conn.receive_data(next(turn))
+        for _ in range(per_read):
+            request = conn.next_event()
+            assert type(request) is h11.Request
+            assert type(conn.next_event()) is h11.EndOfMessage
+            out = [
+                conn.send(h11.Response(status_code=200, headers=RESPONSE_HEADERS)),
+                conn.send(h11.Data(data=BODY)),
+                conn.send(h11.EndOfMessage()),
+            ]
+            assert out[0]
+            conn.start_next_cycle()
 
     return cycle
 
 
-def httptools_cycle() -> Callable[[], None]:
+def httptools_cycle(reads: list[bytes], per_read: int) -> Cycle:
     import httptools
 
     status_line = b"HTTP/1.1 200 OK\r\n"
@@ -123,11 +141,11 @@ def httptools_cycle() -> Callable[[], None]:
         def __init__(self) -> None:
             self.url = b""
             self.headers: list[tuple[bytes, bytes]] = []
-            self.complete = False
+            self.complete = 0
 
         def on_message_begin(self) -> None:
             self.headers = []
-            self.complete = False
+            self.url = b""
 
         def on_url(self, url: bytes) -> None:
             self.url += url
@@ -139,22 +157,24 @@ def httptools_cycle() -> Callable[[], None]:
             pass
 
         def on_message_complete(self) -> None:
-            self.complete = True
+            self.complete += 1
 
     proto = Protocol()
     parser = httptools.HttpRequestParser(proto)
+    turn = itertools.cycle(reads)
 
     def cycle() -> None:
-        proto.url = b""
-        parser.feed_data(REQUEST)
-        assert proto.complete
-        # What uvicorn's httptools_impl does: a precomputed status line joined with the fields.
-        content = [status_line]
-        for name, value in RESPONSE_HEADERS:
-            content.extend((name, b": ", value, b"\r\n"))
-        content.append(b"\r\n")
-        out = [b"".join(content), BODY]
-        assert out[0]
+        proto.complete = 0
+        parser.feed_data(next(turn))
+        assert proto.complete == per_read
+        for _ in range(per_read):
+            # What uvicorn's httptools_impl does: a precomputed status line joined with the fields.
+            content = [status_line]
+            for name, value in RESPONSE_HEADERS:
+                content.extend((name, b": ", value, b"\r\n"))
+            content.append(b"\r\n")
+            out = [b"".join(content), BODY]
+            assert out[0]
 
     return cycle
 
@@ -249,18 +269,19 @@ def httptools_client() -> Callable[[], None]:
 
 
 def measure(
-    makers: dict[str, Callable[[], Callable[[], None]]], cycles: int, repeat: int
+    cycles_by_name: dict[str, tuple[Cycle, int]], cycles: int, repeat: int
 ) -> dict[str, float]:
-    """Best per-cycle CPU time in microseconds.  CPU time of this process (not wall time), and
+    """Best per-request CPU time in microseconds (each entry: a cycle and the requests it
+    serves).  CPU time of this process (not wall time), and
     repeats interleaved across implementations, so load on a shared machine hits all alike."""
-    cycles_by_name = {name: make() for name, make in makers.items()}
-    for cycle in cycles_by_name.values():
+    for cycle, _ in cycles_by_name.values():
         cycle()  # warm up and check it works
     best = dict.fromkeys(cycles_by_name, float("inf"))
     for _ in range(repeat):
-        for name, cycle in cycles_by_name.items():
-            elapsed = timeit.Timer(cycle, timer=time.process_time).timeit(number=cycles)
-            best[name] = min(best[name], elapsed / cycles * 1e6)
+        for name, (cycle, per_cycle) in cycles_by_name.items():
+            number = max(1, cycles // per_cycle)  # about ``cycles`` requests each
+            elapsed = timeit.Timer(cycle, timer=time.process_time).timeit(number=number)
+            best[name] = min(best[name], elapsed / (number * per_cycle) * 1e6)
     return best
 
 
@@ -269,39 +290,48 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset")
     parser.add_argument("--client", action="store_true", help="time the client side instead")
     args = parser.parse_args()
 
-    makers: dict[str, Callable[[], Callable[[], None]]]
+    runs: dict[str, tuple[Cycle, int]] = {}
     if args.client:
-        makers = {"ours": ours_client}
-        others = (("h11", h11_client), ("httptools", httptools_client))
+        clients = {"ours": ours_client, "h11": h11_client, "httptools": httptools_client}
+        for name, make in clients.items():
+            try:
+                runs[name] = (make(), 1)
+            except ImportError:
+                print(f"{name} not installed: skipped", file=sys.stderr)
     else:
-        makers = {"ours": ours, "ours-cold": ours_cold}
-        others = (("h11", h11_cycle), ("httptools", httptools_cycle))
-    for name, make in others:
-        try:
-            make()
-        except ImportError:
-            print(f"{name} not installed: skipped", file=sys.stderr)
-        else:
-            makers[name] = make
-    results = measure(makers, args.cycles, args.repeat)
+        impls = {"ours": ours, "h11": h11_cycle, "httptools": httptools_cycle}
+        for case in args.cases.split(","):
+            reads, per_read = CASES[case]
+            for name, make in impls.items():
+                try:
+                    runs[f"{case}/{name}"] = (make(reads, per_read), per_read)
+                except ImportError:
+                    print(f"{name} not installed: skipped", file=sys.stderr)
+    results = measure(runs, args.cycles, args.repeat)
 
-    print(f"{'implementation':<14} {'us/cycle':>9} {'cycles/s':>10}")
+    print(f"{'case/implementation':<22} {'us/request':>10} {'requests/s':>11}")
     for name, us in results.items():
-        print(f"{name:<14} {us:9.2f} {1e6 / us:10.0f}")
+        print(f"{name:<22} {us:10.2f} {1e6 / us:11.0f}")
     print()
     ratios: dict[str, float] = {}
     targets = {} if args.client else {"h11/ours": ">= 5", "ours/httptools": "<= 1.5"}
-    for ours_name in [n for n in ("ours", "ours-cold") if n in results]:
-        if "h11" in results:
-            ratios[f"h11/{ours_name}"] = results["h11"] / results[ours_name]
-        if "httptools" in results:
-            ratios[f"{ours_name}/httptools"] = results[ours_name] / results["httptools"]
+    prefixes = [""] if args.client else [f"{case}/" for case in args.cases.split(",")]
+    for prefix in prefixes:
+        ours_us = results.get(f"{prefix}ours")
+        if ours_us is None:
+            continue
+        if f"{prefix}h11" in results:
+            ratios[f"{prefix}h11/ours"] = results[f"{prefix}h11"] / ours_us
+        if f"{prefix}httptools" in results:
+            ratios[f"{prefix}ours/httptools"] = ours_us / results[f"{prefix}httptools"]
     for name, value in ratios.items():
-        target = f"   (target {targets[name]})" if name in targets else ""
-        print(f"{name:<19} {value:6.2f}{target}")
+        key = name.rpartition("/")[0].rpartition("/")[2] + "/" + name.rpartition("/")[2]
+        target = f"   (target {targets[key]})" if key in targets else ""
+        print(f"{name:<26} {value:6.2f}{target}")
 
     if args.json:
         report = {
@@ -310,7 +340,7 @@ def main() -> int:
             "side": "client" if args.client else "server",
             "cycles": args.cycles,
             "repeat": args.repeat,
-            "us_per_cycle": results,
+            "us_per_request": results,
             "ratios": ratios,
         }
         with open(args.json, "w") as f:
