@@ -306,9 +306,9 @@ def main() -> int:
         impls = {"ours": ours, "h11": h11_cycle, "httptools": httptools_cycle}
         for case in args.cases.split(","):
             reads, per_read = CASES[case]
-            for name, make in impls.items():
+            for name, make_server in impls.items():
                 try:
-                    runs[f"{case}/{name}"] = (make(reads, per_read), per_read)
+                    runs[f"{case}/{name}"] = (make_server(reads, per_read), per_read)
                 except ImportError:
                     print(f"{name} not installed: skipped", file=sys.stderr)
     results = measure(runs, args.cycles, args.repeat)
