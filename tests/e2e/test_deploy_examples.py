@@ -467,7 +467,8 @@ def test_haproxy_example_balances_over_both_hosts(start_server: Any, tmp_path: P
         host_args = replace_arg(host_args, "0.0.0.0:9000", f"{host}:{metrics_port}")
         host_args = replace_arg(host_args, "10.0.0.5", "127.0.0.1")  # HAProxy's address here
         servers[name] = start_server(*host_args, env={"DEPLOYAPP_INSTANCE": name})
-        assert httpx.get(f"http://{host}:{metrics_port}/readyz", timeout=10).status_code == 200
+        # Ready once every worker has finished startup: the first one listening is not enough.
+        assert ready_within(f"http://{host}:{metrics_port}/readyz", 20)
     port = free_port()
     config = replace_once(text, "bind :80", f"bind 127.0.0.1:{port}")
     config = replace_once(config, "check port 9000", f"check port {metrics_port}")
@@ -492,6 +493,15 @@ def test_haproxy_example_balances_over_both_hosts(start_server: Any, tmp_path: P
     for info in answers:
         assert info["client"][0] == CLIENT  # option forwardfor, from a trusted HAProxy
         assert info["server"][1] == port  # X-Forwarded-Port
+
+
+def ready_within(url: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if httpx.get(url, timeout=10).status_code == 200:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def until_answered(ask: Callable[[], str], done: Callable[[list[str]], bool], what: str) -> None:

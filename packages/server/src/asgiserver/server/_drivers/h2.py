@@ -312,12 +312,16 @@ class H2Driver:
             sink.write(chunks)
 
     def _maybe_close(self) -> None:
+        # A lingering close: the client may still be sending (acknowledgements, WINDOW_UPDATEs, a
+        # request that crossed our GOAWAY); closing with unread input makes the kernel send a
+        # reset, which can destroy the last frames before the client reads them (RFC 9113 §6.8
+        # asks for a graceful close after GOAWAY).
         conn = self.conn
         if conn.close_expected():
-            self.sink.close()
+            self.sink.close_lingering()
         elif not self.streams:
             if self._expect_close and conn.open_streams == 0:
-                self.sink.close()
+                self.sink.close_lingering()
             elif self.sink.timer_kind == NO_TIMER:
                 self.sink.arm(KEEPALIVE_TIMER, self.services.config.timeout_keep_alive)
 
@@ -335,7 +339,7 @@ class H2Driver:
             return  # busy: idle deadlines count from the last stream's end
         self.conn.timed_out()
         self._flush()
-        self.sink.close()
+        self.sink.close_lingering()
 
     def shutdown(self, restart: bool = False) -> None:
         """Graceful shutdown: a two-phase GOAWAY; streams already open finish (RFC 9113 §6.8): an

@@ -154,6 +154,11 @@ class Connection(asyncio.Protocol):
         return self._out.paused
 
     @property
+    def lingering(self) -> bool:
+        """Half-closed after the last response, discarding what the client still sends."""
+        return self._lingering
+
+    @property
     def closed(self) -> bool:
         transport = self.transport
         return transport is None or transport.is_closing()

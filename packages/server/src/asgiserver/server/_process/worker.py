@@ -35,7 +35,7 @@ from asgiserver.server._drivers.metrics import (
 from asgiserver.server._drivers.proxy_protocol import MAX_HEADER_BYTES, read_proxy_header
 from asgiserver.server._drivers.uwsgi import UwsgiDriver, uwsgi_driver_factory
 from asgiserver.server._drivers.ws import WSChannel
-from asgiserver.server._net.connection import Connection
+from asgiserver.server._net.connection import LINGER_SECONDS, Connection
 from asgiserver.server._net.proxy_listener import ProxyProtocolListener
 from asgiserver.server._net.sockets import describe, ssl_context
 from asgiserver.server._process.metrics import encode_snapshot
@@ -359,6 +359,15 @@ class Worker:
             task.cancel()
         if state.tasks:
             await asyncio.wait(state.tasks, timeout=5)
+        # A connection in its lingering close (after its last response) gets a moment to end by
+        # itself: aborting it now would reset it before its client has read the last bytes.
+        linger_until = min(deadline, loop.time() + LINGER_SECONDS)
+        while (
+            not self._fast
+            and loop.time() < linger_until
+            and any(connection.lingering for connection in state.connections)
+        ):
+            await asyncio.sleep(0.02)
         for connection in list(state.connections):
             connection.abort()
 
