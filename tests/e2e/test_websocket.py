@@ -162,6 +162,9 @@ def close_code_of(data: bytes) -> int:
         (masked(0x1, b"\xff\xfe"), 1007),  # invalid UTF-8 (§8.1)
         (masked(0x8, (1005).to_bytes(2, "big")), 1002),  # reserved close code (§7.4.1)
     ],
+    # Named, not by their bytes: the masks are random, and every pytest-xdist worker must collect
+    # the same test ids.
+    ids=["unmasked", "rsv1", "reserved-opcode", "long-control", "bad-utf8", "close-1005"],
 )
 def test_protocol_violations_close_with_the_right_code(
     wsserver: ServerProcess, frame: bytes, code: int
