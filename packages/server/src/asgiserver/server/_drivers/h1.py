@@ -421,13 +421,8 @@ class H1Driver:
             return
         if self.services.shutting_down or sink.closing or self.cycle.failed:  # type: ignore[union-attr]
             headers.append(_CLOSE)
-        conn = self.conn
         try:
-            conn.send(_Response(status, headers))
-            if body:
-                conn.send(_Data(body))
-            if end:
-                conn.send(_EndOfMessage())
+            self.conn.send_response(status, headers, body, end)
         except http1.LocalProtocolError as exc:
             logger.error("Invalid response from the ASGI application: %s", exc)
             self._write()
@@ -440,12 +435,8 @@ class H1Driver:
     def send_body(self, body: bytes, end: bool) -> None:
         if self.sink.closed:
             return
-        conn = self.conn
         try:
-            if body:
-                conn.send(_Data(body))
-            if end:
-                conn.send(_EndOfMessage())
+            self.conn.send_body(body, end)
         except http1.LocalProtocolError as exc:
             logger.error("Invalid response body from the ASGI application: %s", exc)
             self.sink.close()
