@@ -418,27 +418,29 @@ class H1Driver:
             return
         if self.services.shutting_down or sink.closing or self.cycle.failed:  # type: ignore[union-attr]
             headers.append(_CLOSE)
+        conn = self.conn
         try:
-            self.conn.send_response(status, headers, body, end)
+            conn.send_response(status, headers, body, end)
         except http1.LocalProtocolError as exc:
             logger.error("Invalid response from the ASGI application: %s", exc)
             self._write()
             sink.close()
             raise
-        self._write()
+        self._write_out(conn.data_to_send())  # _write(), inline: once per response
         if end:
             self._response_done()
 
     def send_body(self, body: bytes, end: bool) -> None:
         if self.sink.closed:
             return
+        conn = self.conn
         try:
-            self.conn.send_body(body, end)
+            conn.send_body(body, end)
         except http1.LocalProtocolError as exc:
             logger.error("Invalid response body from the ASGI application: %s", exc)
             self.sink.close()
             raise
-        self._write()
+        self._write_out(conn.data_to_send())  # _write(), inline: once per body message
         if end:
             self._response_done()
 
