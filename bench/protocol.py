@@ -3,7 +3,9 @@ transport, driven by the same event loop, serving the same app. Shows the Python
 top of its parser; the wrk runs in servers.py show the whole picture.
 
     python bench/protocol.py [--requests 20000] [--repeats 5] [--loop uvloop|asyncio] [--json PATH]
-        [--servers asgiserver,uvicorn-httptools] [--metrics]
+        [--servers asgiserver,uvicorn-httptools] [--metrics] [--request browser|plaintext]
+
+`--request plaintext` sends wrk's short GET (two lines) instead of the browser-like request.
 
 `--metrics` turns on asgiserver's request counters (what `--metrics ADDRESS` costs a worker).
 
@@ -41,6 +43,8 @@ REQUEST = (
     b"Sec-Fetch-Mode: navigate\r\n"
     b"\r\n"
 )
+PLAINTEXT = b"GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n"  # what wrk sends
+REQUESTS = {"browser": REQUEST, "plaintext": PLAINTEXT}
 
 
 class FakeTransport:
@@ -142,12 +146,14 @@ def h2_requests(count: int) -> list[bytes]:
     return frames
 
 
-async def drive(factory: Any, requests: int, http2: bool = False) -> float:
+async def drive(
+    factory: Any, requests: int, http2: bool = False, request: bytes = REQUEST
+) -> float:
     loop = asyncio.get_running_loop()
     protocol = factory(loop)
     transport = FakeTransport()
     protocol.connection_made(transport)  # type: ignore[arg-type]
-    wire = h2_requests(requests) if http2 else [REQUEST] * requests
+    wire = h2_requests(requests) if http2 else [request] * requests
     start = time.perf_counter()
     for data in wire:
         waiter = transport.waiter = loop.create_future()
@@ -167,6 +173,7 @@ def main() -> int:
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset")
     parser.add_argument("--http2", action="store_true", help="asgiserver over HTTP/2 (h2c)")
     parser.add_argument("--metrics", action="store_true", help="asgiserver counts for --metrics")
+    parser.add_argument("--request", choices=list(REQUESTS), default="browser")
     args, _ = parser.parse_known_args()
     if args.metrics:
         METRICS[0] = "127.0.0.1:0"  # nothing listens here: only the workers' counters are on
@@ -184,14 +191,14 @@ def main() -> int:
             continue
         try:
             with asyncio.Runner(loop_factory=new_loop) as runner:
-                runner.run(drive(factory, 10, args.http2))
+                runner.run(drive(factory, 10, args.http2, REQUESTS[args.request]))
             available[name] = factory
         except ImportError as exc:
             print(f"{name}: not installed ({exc})")
     for _ in range(args.repeats):  # interleaved rounds, best of each
         for name, factory in available.items():
             with asyncio.Runner(loop_factory=new_loop) as runner:
-                us = runner.run(drive(factory, args.requests, args.http2))
+                us = runner.run(drive(factory, args.requests, args.http2, REQUESTS[args.request]))
             best[name] = min(best.get(name, float("inf")), us)
     ours_us = best.get("asgiserver")
     print(f"\nper-request protocol cost on a fake transport ({args.loop}), best of {args.repeats}:")

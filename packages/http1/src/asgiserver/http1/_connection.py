@@ -290,33 +290,36 @@ class ServerConnection(BodyReader):
         """
         kind = type(event)
         if kind is Data:
-            if self._cs.server is not _SEND_BODY:
-                raise LocalProtocolError(f"cannot send Data in state {self._cs.server.name}")
-            data = event.data  # type: ignore[union-attr]
-            if type(data) is not bytes:
-                data = bytes(data)
-            mode = self._send_mode
-            if mode == _SIZED:
-                if len(data) > self._send_remaining:
-                    self._cs.server_failed()
-                    raise LocalProtocolError("response body longer than its content-length")
-                self._send_remaining -= len(data)
-                if data:
-                    self._out.append(data)
-            elif mode == _CHUNKED and data:
-                self._out += (b"%x\r\n" % len(data), data, b"\r\n")
-            elif mode == _UNTIL_CLOSE and data:
-                self._out.append(data)
-            # _NO_BODY: HEAD, 204 and 304 responses have no content (RFC 9110 §9.3.2, §15.3.5,
-            # §15.4.5): the data is dropped.
+            self._send_data(event.data)  # type: ignore[union-attr]
         elif kind is EndOfMessage:
             self._send_end(event.headers)  # type: ignore[union-attr]
         elif kind is Response:
-            self._send_response(event)  # type: ignore[arg-type]
+            self._send_response(event.status, event.headers, event.reason)  # type: ignore[union-attr]
         elif kind is InformationalResponse:
             self._send_informational(event)  # type: ignore[arg-type]
         else:
             raise LocalProtocolError(f"cannot send {kind.__name__}")
+
+    def send_response(
+        self, status: int, headers: Headers, body: bytes = b"", end: bool = False
+    ) -> None:
+        """``send(Response(status, headers))``, then ``send(Data(body))`` if ``body``, then
+        ``send(EndOfMessage())`` if ``end``: the same checks and bytes in one call, without the
+        event objects (a server's usual response is a head and its whole body). As with the
+        separate calls, a part that is rejected leaves the parts before it sent."""
+        self._send_response(status, headers, b"")
+        if body:
+            self._send_data(body)
+        if end:
+            self._send_end(())
+
+    def send_body(self, body: bytes, end: bool = False) -> None:
+        """``send(Data(body))`` if ``body``, then ``send(EndOfMessage())`` if ``end``, in one
+        call (see :meth:`send_response`)."""
+        if body:
+            self._send_data(body)
+        if end:
+            self._send_end(())
 
     def reserve_body(self, size: int) -> bool:
         """Let the caller write ``size`` bytes of the response body itself, unframed (a file
@@ -611,6 +614,26 @@ class ServerConnection(BodyReader):
 
     # ------------------------------------------------------------------ sending
 
+    def _send_data(self, data: bytes) -> None:
+        if self._cs.server is not _SEND_BODY:
+            raise LocalProtocolError(f"cannot send Data in state {self._cs.server.name}")
+        if type(data) is not bytes:
+            data = bytes(data)
+        mode = self._send_mode
+        if mode == _SIZED:
+            if len(data) > self._send_remaining:
+                self._cs.server_failed()
+                raise LocalProtocolError("response body longer than its content-length")
+            self._send_remaining -= len(data)
+            if data:
+                self._out.append(data)
+        elif mode == _CHUNKED and data:
+            self._out += (b"%x\r\n" % len(data), data, b"\r\n")
+        elif mode == _UNTIL_CLOSE and data:
+            self._out.append(data)
+        # _NO_BODY: HEAD, 204 and 304 responses have no content (RFC 9110 §9.3.2, §15.3.5,
+        # §15.4.5): the data is dropped.
+
     def _send_end(self, trailers: Headers) -> None:
         cs = self._cs
         if cs.server is not _SEND_BODY:
@@ -637,17 +660,14 @@ class ServerConnection(BodyReader):
         if new_cycle:
             self._next_cycle()
 
-    def _send_response(self, event: Response) -> None:
-        status = event.status
+    def _send_response(self, status: int, headers: Headers, reason: bytes) -> None:
         if type(status) is not int or not 200 <= status <= 999:
             raise LocalProtocolError(
                 f"invalid final status {status!r}; 1xx use InformationalResponse"
             )
-        reason = event.reason
         line = STATUS_LINES.get(status) if not reason else None
         if line is None:
             line = status_line(status, reason)
-        headers = event.headers
         block, length_value, coding, connection = encode_fields(headers)
         cs = self._cs
         keep_alive = cs.keep_alive

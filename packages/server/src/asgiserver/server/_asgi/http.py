@@ -112,7 +112,9 @@ class HTTPCycle:
 
     def end_body(self) -> None:
         self.body_complete = True
-        self._wake()
+        waiter = self._waiter  # _wake(), inline: called for every request
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def disconnect(self) -> None:
         """The client went away (or the connection is being torn down)."""
@@ -394,7 +396,9 @@ class HTTPCycle:
 
     def _complete(self) -> None:
         self.response_complete = True
-        self._wake()
+        waiter = self._waiter  # _wake(), inline: called for every response
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def run(self, app: ASGIApp, timeout: float | None = None) -> None:
         """Run the application for this request; every outcome leaves the stream consistent.

@@ -103,9 +103,10 @@ class ScopeBuilder:
         client: Client,
         server: Server,
         trusted: bool,
-        extensions: dict[str, Any],
+        tls: dict[str, Any] | None,
     ) -> Scope:
-        """The scope of a request that carries a request-target (HTTP/1.1, HTTP/2)."""
+        """The scope of a request that carries a request-target (HTTP/1.1, HTTP/2); `tls`: the TLS
+        facts of a TLS connection (see `http_extensions`)."""
         # The hot path: written out here rather than through _paths() and _http_scope().
         if target[:1] == b"/":  # origin-form, the common case
             raw_path, _, query = target.partition(b"?")
@@ -130,7 +131,15 @@ class ScopeBuilder:
             "query_string": query,
             "headers": headers,
             "state": self.app_state.copy(),
-            "extensions": extensions,
+            # http_extensions(tls), written out: a call less per request.
+            "extensions": {
+                "http.response.trailers": {},
+                "http.response.early_hint": {},
+                "http.response.pathsend": {},
+                "http.response.zerocopysend": {},
+            }
+            if tls is None
+            else http_extensions(tls),
         }
         if trusted:
             self.proxy.apply(scope)  # type: ignore[union-attr]

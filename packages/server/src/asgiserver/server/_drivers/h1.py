@@ -19,7 +19,6 @@ from typing import Any
 
 from asgiserver import h2adapter, http1, ws
 from asgiserver.server._asgi.http import HTTPCycle
-from asgiserver.server._asgi.scope import http_extensions
 from asgiserver.server._asgi.stream import FinishedCycle
 from asgiserver.server._asgi.types import Headers
 from asgiserver.server._asgi.websocket import WebSocketCycle
@@ -142,8 +141,9 @@ class H1Driver:
             data = self._sniff(data)
             if not data:
                 return
-        self.conn.receive_data(data)
-        self._handle_events(self.conn.events_received())
+        conn = self.conn
+        conn.receive_data(data)
+        self._handle_events(conn.events_received())
 
     def _sniff(self, data: bytes) -> bytes:
         """RFC 9113 §3.3: a cleartext client with prior knowledge opens with the connection preface
@@ -183,7 +183,11 @@ class H1Driver:
             elif kind is _Request:
                 self._on_request(event)  # type: ignore[arg-type]
             elif kind is _EndOfMessage:
-                self._on_end_of_body()
+                cycle = self.cycle  # _on_end_of_body(), inline: every request has one
+                if cycle is not None:
+                    cycle.end_body()
+                    if self.sink.timer_kind == BODY_TIMER:
+                        self.sink.timer_kind = NO_TIMER
             elif kind is _ConnectionFailed:
                 self._drop_starting()
                 self._on_failed(event.error)  # type: ignore[union-attr]
@@ -230,7 +234,7 @@ class H1Driver:
             sink.client,
             sink.server,
             self.trusted,
-            http_extensions(self.tls),
+            self.tls,
         )
         self.client = scope["client"]
         limit = services.limit_concurrency  # --limit-concurrency (services.overloaded(), inline)
@@ -256,13 +260,6 @@ class H1Driver:
         self.last_body_time = self.sink.time()
         if cycle.feed_body(data) > HIGH_WATER and not self.sink.read_paused:
             self.sink.pause_reading()
-
-    def _on_end_of_body(self) -> None:
-        cycle = self.cycle
-        if cycle is not None:
-            cycle.end_body()
-            if self.sink.timer_kind == BODY_TIMER:
-                self.sink.timer_kind = NO_TIMER
 
     def _on_failed(self, error: http1.RemoteProtocolError) -> None:
         logger.info(
@@ -423,17 +420,13 @@ class H1Driver:
             headers.append(_CLOSE)
         conn = self.conn
         try:
-            conn.send(_Response(status, headers))
-            if body:
-                conn.send(_Data(body))
-            if end:
-                conn.send(_EndOfMessage())
+            conn.send_response(status, headers, body, end)
         except http1.LocalProtocolError as exc:
             logger.error("Invalid response from the ASGI application: %s", exc)
             self._write()
             sink.close()
             raise
-        self._write()
+        self._write_out(conn.data_to_send())  # _write(), inline: once per response
         if end:
             self._response_done()
 
@@ -442,15 +435,12 @@ class H1Driver:
             return
         conn = self.conn
         try:
-            if body:
-                conn.send(_Data(body))
-            if end:
-                conn.send(_EndOfMessage())
+            conn.send_body(body, end)
         except http1.LocalProtocolError as exc:
             logger.error("Invalid response body from the ASGI application: %s", exc)
             self.sink.close()
             raise
-        self._write()
+        self._write_out(conn.data_to_send())  # _write(), inline: once per body message
         if end:
             self._response_done()
 

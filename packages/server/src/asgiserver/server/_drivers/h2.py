@@ -17,7 +17,6 @@ from typing import Any
 
 from asgiserver import h2adapter, ws
 from asgiserver.server._asgi.http import HTTPCycle
-from asgiserver.server._asgi.scope import http_extensions
 from asgiserver.server._asgi.stream import FinishedCycle
 from asgiserver.server._asgi.types import Headers
 from asgiserver.server._asgi.websocket import WebSocketCycle
@@ -221,7 +220,7 @@ class H2Driver:
             sink.client,
             sink.server,
             self.trusted,
-            http_extensions(self.tls),
+            self.tls,
         )
         stream = H2Stream(self, stream_id, method, target)
         for name, value in headers:

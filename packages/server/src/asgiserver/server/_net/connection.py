@@ -57,6 +57,7 @@ class Connection(asyncio.Protocol):
         "client",
         "closing",
         "driver",
+        "flush",
         "loop",
         "read_paused",
         "secure",
@@ -65,6 +66,7 @@ class Connection(asyncio.Protocol):
         "time",
         "timer_kind",
         "transport",
+        "write",
     )
 
     def __init__(
@@ -93,6 +95,9 @@ class Connection(asyncio.Protocol):
         self._linger_bytes = 0
         self._counters = services.metrics  # bytes in (and out, by the batcher) with --metrics
         self._out = WriteBatcher(loop, self._counters)
+        # Sink.write and Sink.flush are the batcher's own methods: no call in between per response.
+        self.write: Callable[[list[bytes]], None] = self._out.write
+        self.flush: Callable[[], None] = self._out.flush
         self._proxied = proxied  # what the connection's PROXY header said (--proxy-protocol)
 
     # ---- asyncio callbacks -------------------------------------------------------------------------
@@ -163,14 +168,8 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         return transport is None or transport.is_closing()
 
-    def write(self, chunks: list[bytes]) -> None:
-        self._out.write(chunks)
-
     def hold(self, seconds: float | None) -> None:
         self._out.hold(seconds)
-
-    def flush(self) -> None:
-        self._out.flush()
 
     def drain(self) -> Awaitable[None]:
         return self._out.drain()

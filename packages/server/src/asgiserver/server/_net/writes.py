@@ -14,21 +14,6 @@ class SentBytes(Protocol):
     sent: int
 
 
-def write_now(transport: asyncio.WriteTransport, chunks: list[bytes]) -> int:
-    """Write `chunks`; returns their size."""
-    if len(chunks) == 1:
-        data = chunks[0]
-        transport.write(data)
-        return len(data)
-    size = sum(map(len, chunks))
-    if size <= JOIN_LIMIT:
-        # One send() for a head and a small body: writelines() costs a syscall per piece.
-        transport.write(b"".join(chunks))
-    else:
-        transport.writelines(chunks)
-    return size
-
-
 class WriteBatcher:
     """Outgoing bytes of one connection: written at once, or held and joined into one write; and
     the transport's write flow control (`paused`, `drain()`).
@@ -86,7 +71,18 @@ class WriteBatcher:
         if self._handle is None:
             transport = self.transport
             if transport is not None and not transport.is_closing():
-                size = write_now(transport, chunks)
+                if len(chunks) == 1:
+                    data = chunks[0]
+                    transport.write(data)
+                    size = len(data)
+                else:
+                    size = sum(map(len, chunks))
+                    if size <= JOIN_LIMIT:
+                        # One send() for a head and a small body: writelines() costs a syscall
+                        # per piece.
+                        transport.write(b"".join(chunks))
+                    else:
+                        transport.writelines(chunks)
                 counters = self.counters
                 if counters is not None:
                     counters.sent += size

@@ -159,7 +159,8 @@ class WorkerState:
             self.tasks.add(task)  # cycle_done() removes it, from inside the task
 
     def cycle_done(self) -> None:
-        self.tasks.discard(asyncio.current_task())  # type: ignore[arg-type, unused-ignore]
+        # With the loop given, current_task() skips looking up the running loop.
+        self.tasks.discard(asyncio.current_task(self.loop))  # type: ignore[arg-type, unused-ignore]
         self.inflight -= 1
         self.total_requests += 1
         if self.on_request_done is not None:
