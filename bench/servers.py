@@ -108,6 +108,25 @@ LUA = {
         "init = function(args)\n  local r = {}\n  for i = 1, 16 do r[i] = wrk.format(nil, '/') end\n"
         "  req = table.concat(r)\nend\nrequest = function() return req end\n"
     ),
+    # A browser's navigation: 13 header fields, about 600 bytes (wrk adds Host).
+    "browser": (
+        "wrk.path = '/plaintext?utm_source=newsletter&ref=42'\n"
+        "wrk.headers['User-Agent'] = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 "
+        "Firefox/128.0'\n"
+        "wrk.headers['Accept'] = 'text/html,application/xhtml+xml,application/xml;q=0.9,"
+        "image/avif,image/webp,*/*;q=0.8'\n"
+        "wrk.headers['Accept-Language'] = 'en-US,en;q=0.5'\n"
+        "wrk.headers['Accept-Encoding'] = 'gzip, deflate, br, zstd'\n"
+        "wrk.headers['Connection'] = 'keep-alive'\n"
+        "wrk.headers['Cookie'] = 'session=8f14e45fceea167a5a36dedd4bea2543; theme=dark; "
+        "consent=granted'\n"
+        "wrk.headers['Upgrade-Insecure-Requests'] = '1'\n"
+        "wrk.headers['Sec-Fetch-Dest'] = 'document'\n"
+        "wrk.headers['Sec-Fetch-Mode'] = 'navigate'\n"
+        "wrk.headers['Sec-Fetch-Site'] = 'same-origin'\n"
+        "wrk.headers['Sec-Fetch-User'] = '?1'\n"
+        "wrk.headers['Referer'] = 'https://example.com/articles/2026/12/asgi-servers'\n"
+    ),
     "post64k": (
         "wrk.method = 'POST'\nwrk.body = string.rep('a', 65536)\n"
         "wrk.headers['Content-Type'] = 'application/octet-stream'\n"
@@ -209,7 +228,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--servers", default="asgiserver,uvicorn,hypercorn,granian,gunicorn")
-    parser.add_argument("--scenarios", default="plaintext,pipelined,post64k")
+    parser.add_argument("--scenarios", default="plaintext,browser,pipelined,post64k")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--baseline", type=Path, default=None, help="another checkout to compare")
     args, _ = parser.parse_known_args()
