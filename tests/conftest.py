@@ -23,6 +23,18 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 LISTEN_RE = re.compile(r"Listening on (https?)://(\[[^\]]+\]|[^:\s]+):(\d+)")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI every end-to-end test runs: a skip (a missing tool, or a declared dependency that
+    `pytest.importorskip` did not find) is a failure there, never a silent pass."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped in CI (CI=true): {reason}"
+
+
 def require_tool(name: str) -> str:
     """A test that needs a missing tool fails in CI and skips elsewhere."""
     path = shutil.which(name) or next(
