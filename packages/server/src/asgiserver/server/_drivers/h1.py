@@ -42,7 +42,12 @@ logger = logging.getLogger("asgiserver.error")
 
 HIGH_WATER = 64 * 1024  # request body buffered for the app before reading pauses
 PIPELINE_HIGH_WATER = 64 * 1024  # unparsed pipelined bytes held while a response is in progress
-CORK_SECONDS = 0.001  # the longest a pipelined response waits for the ones after it
+# The longest a pipelined response waits for the ones after it: they are joined into one write when
+# the queue of requests that arrived together is empty. Under load a loop turn lasts a millisecond
+# or more and each queued request takes one, so a 1 ms cork wrote nearly every response by itself
+# (and a send costs more than the response on loopback); 20 ms keeps the batch whole and bounds
+# what a slow request costs the responses queued before it.
+CORK_SECONDS = 0.02
 
 _Request = http1.Request
 _Data = http1.Data
