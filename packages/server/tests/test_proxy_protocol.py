@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from test_drivers import FakeTransport
 
 from asgiserver import proxyproto
 from asgiserver.server._config import Config
@@ -66,44 +67,6 @@ def test_unix_source() -> None:
 def test_invalid(data: bytes) -> None:
     with pytest.raises(InvalidProxyHeader):
         read_proxy_header(data)
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.out = bytearray()
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.out += data
-
-    def writelines(self, chunks: list[bytes]) -> None:
-        self.out += b"".join(chunks)
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 8000)}.get(
-            name, default
-        )
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.closed = True
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def write_eof(self) -> None:
-        pass
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
 
 
 async def scope_app(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -131,15 +131,7 @@ class ScopeBuilder:
             "query_string": query,
             "headers": headers,
             "state": self.app_state.copy(),
-            # http_extensions(tls), written out: a call less per request.
-            "extensions": {
-                "http.response.trailers": {},
-                "http.response.early_hint": {},
-                "http.response.pathsend": {},
-                "http.response.zerocopysend": {},
-            }
-            if tls is None
-            else http_extensions(tls),
+            "extensions": http_extensions(tls),
         }
         if trusted:
             self.proxy.apply(scope)  # type: ignore[union-attr]
