@@ -1,6 +1,6 @@
 """`Connection`: the one asyncio protocol for every protocol the server speaks.
 
-It owns the transport, one lazy deadline timer, read pausing, write batching and flow control
+It owns the transport, one deadline (filed lazily in the worker's `DeadlineWheel`), read pausing, write batching and flow control
 (`WriteBatcher`), and lingering close; a driver (`_drivers/`) owns everything the protocol decides,
 and reaches the connection through the `Sink` methods below. `switch_to()` hands the input to another
 driver (a WebSocket after its 101).
@@ -16,12 +16,14 @@ from typing import Any, cast
 from asgiserver.server._drivers.base import (
     LINGER_TIMER,
     NO_TIMER,
+    Cancellable,
     Driver,
     DriverFactory,
     ProxiedEndpoints,
     Services,
 )
 from asgiserver.server._net import sendfile, tls
+from asgiserver.server._net.deadlines import EARLY_TOLERANCE, NOT_FILED, DeadlineWheel
 from asgiserver.server._net.writes import WriteBatcher
 
 LINGER_SECONDS = 2.0  # how long unread request bytes are drained after an early response
@@ -46,17 +48,18 @@ def addresses(
 class Connection(asyncio.Protocol):
     __slots__ = (
         "_counters",
-        "_deadline",
         "_driver_factory",
         "_linger_bytes",
         "_lingering",
         "_out",
         "_proxied",
-        "_timer",
+        "_wheel",
         "alpn",
         "client",
         "closing",
+        "deadline",
         "driver",
+        "filed_at",
         "flush",
         "loop",
         "read_paused",
@@ -74,10 +77,12 @@ class Connection(asyncio.Protocol):
         services: Services,
         driver_factory: DriverFactory,
         loop: asyncio.AbstractEventLoop,
+        wheel: DeadlineWheel,
         proxied: ProxiedEndpoints | None = None,
     ) -> None:
         self.services = services
         self.loop = loop
+        self._wheel = wheel  # the worker's: one loop timer for every connection's deadline
         self.time: Callable[[], float] = loop.time
         self._driver_factory = driver_factory
         self.driver: Driver | None = None
@@ -88,8 +93,8 @@ class Connection(asyncio.Protocol):
         self.alpn: str | None = None
         self.closing = False
         self.timer_kind = NO_TIMER
-        self._timer: asyncio.TimerHandle | None = None
-        self._deadline = 0.0
+        self.deadline = 0.0  # loop time of the armed deadline (meaningless under NO_TIMER)
+        self.filed_at = NOT_FILED  # the wheel's bucket this connection is in
         self.read_paused = False
         self._lingering = False
         self._linger_bytes = 0
@@ -241,7 +246,7 @@ class Connection(asyncio.Protocol):
             self.resume_reading()
         self.arm(LINGER_TIMER, LINGER_SECONDS)
 
-    def call_later(self, seconds: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> Cancellable:
         return self.loop.call_later(seconds, callback)
 
     def create_future(self) -> asyncio.Future[None]:
@@ -255,34 +260,29 @@ class Connection(asyncio.Protocol):
         self.driver = driver
 
     def arm(self, kind: int, seconds: float) -> None:
-        """Set the connection's one deadline. The timer handle is reused lazily: re-arming on every
-        request would cost a cancel and a call_later each time, so a timer that fires early just
-        re-schedules itself for the remaining time."""
+        """Set the connection's one deadline. Filed lazily: a deadline that moves later (the
+        keep-alive one, on every request) leaves the connection in its bucket, which files it again
+        when it comes; only an earlier deadline moves it now."""
         deadline = self.time() + seconds
         self.timer_kind = kind
-        self._deadline = deadline
-        timer = self._timer
-        if timer is None:
-            self._timer = self.loop.call_at(deadline, self._on_timer)
-        elif timer.when() > deadline:
-            timer.cancel()
-            self._timer = self.loop.call_at(deadline, self._on_timer)
+        self.deadline = deadline
+        if deadline < self.filed_at:
+            self._wheel.file(self)
 
     def _drop_timer(self) -> None:
-        timer = self._timer
-        if timer is not None:
-            timer.cancel()
-            self._timer = None
         self.timer_kind = NO_TIMER
+        if self.filed_at != NOT_FILED:
+            self._wheel.discard(self)
 
-    def _on_timer(self) -> None:
-        self._timer = None
+    def deadline_reached(self, now: float) -> None:
+        """The wheel's bucket came (`Filed`)."""
         kind = self.timer_kind
         if kind == NO_TIMER:
-            return
-        remaining = self._deadline - self.time()
-        if remaining > 0.001:
-            self._timer = self.loop.call_later(remaining, self._on_timer)
+            return  # disarmed lazily by the driver
+        deadline = self.deadline
+        if deadline - now > EARLY_TOLERANCE:
+            if deadline < self.filed_at:  # moved later meanwhile, and not re-filed by arm()
+                self._wheel.file(self)
             return
         self.timer_kind = NO_TIMER
         if kind == LINGER_TIMER:

@@ -36,6 +36,7 @@ from asgiserver.server._drivers.proxy_protocol import MAX_HEADER_BYTES, read_pro
 from asgiserver.server._drivers.uwsgi import UwsgiDriver, uwsgi_driver_factory
 from asgiserver.server._drivers.ws import WSChannel
 from asgiserver.server._net.connection import LINGER_SECONDS, Connection
+from asgiserver.server._net.deadlines import DeadlineWheel
 from asgiserver.server._net.proxy_listener import ProxyProtocolListener
 from asgiserver.server._net.sockets import describe, ssl_context
 from asgiserver.server._process.metrics import encode_snapshot
@@ -74,6 +75,7 @@ class WorkerState:
         "app",
         "config",
         "connections",
+        "deadlines",
         "defaults",
         "inflight",
         "limit_concurrency",
@@ -91,6 +93,7 @@ class WorkerState:
         self.app = app
         self.loop = loop
         self.connections: set[Connection] = set()
+        self.deadlines = DeadlineWheel(loop)  # every connection's deadline, on one loop timer
         self.tasks: set[asyncio.Task[None]] = set()
         self.inflight = 0
         self.total_requests = 0
@@ -123,13 +126,15 @@ class WorkerState:
         """The asyncio protocol factory for this worker's listeners."""
         make_driver = self._driver_factory()
         loop = self.loop
-        return lambda: Connection(self, make_driver, loop)
+        deadlines = self.deadlines
+        return lambda: Connection(self, make_driver, loop, deadlines)
 
     def proxied_protocol_factory(self) -> Callable[[ProxiedEndpoints], Connection]:
         """The same, for connections that started with a PROXY header (`--proxy-protocol`)."""
         make_driver = self._driver_factory()
         loop = self.loop
-        return lambda proxied: Connection(self, make_driver, loop, proxied)
+        deadlines = self.deadlines
+        return lambda proxied: Connection(self, make_driver, loop, deadlines, proxied)
 
     def _driver_factory(self) -> DriverFactory:
         if self.config.protocol == "uwsgi":
@@ -145,6 +150,7 @@ class WorkerState:
         if self._date_timer is not None:
             self._date_timer.cancel()
             self._date_timer = None
+        self.deadlines.stop()
 
     # ---- Services ----------------------------------------------------------------------------------
 
