@@ -91,7 +91,11 @@ class DeadlineWheel:
         `entry.deadline < entry.filed_at` first: a deadline that moved later needs nothing now."""
         if self._stopped:
             return
-        due = (math.floor(entry.deadline * self._to_steps) + 1) * self._granularity
+        deadline = entry.deadline
+        step = math.floor(deadline * self._to_steps) + 1
+        due = step * self._granularity
+        if due <= deadline:  # rounded down by a last bit: the bucket must come after the deadline
+            due = (step + 1) * self._granularity
         filed_at = entry.filed_at
         if filed_at == due:
             return
