@@ -5,6 +5,7 @@ order, re-filed when moved later, forgotten when removed, a loop timer only whil
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -249,6 +250,50 @@ def test_stop_cancels_the_timer_and_nothing_fires_after(run: Runner) -> None:
         assert log == []
 
     run(body)
+
+
+def test_call_later_runs_once_never_early_and_a_cancelled_one_never(run: Runner) -> None:
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        wheel = DeadlineWheel(loop, GRANULARITY)
+        ran: list[tuple[str, float]] = []
+        start = loop.time()
+        timers = {
+            name: wheel.call_later(delay, lambda name=name: ran.append((name, loop.time())))
+            for name, delay in [("b", 0.03), ("a", 0.011), ("cancelled", 0.02), ("c", 0.031)]
+        }
+        timers["cancelled"].cancel()
+        assert timers["cancelled"].cancelled and len(wheel) == 3
+        timers["cancelled"].cancel()  # twice is harmless
+        await until(lambda: len(ran) == 3)
+        assert [name for name, _ in ran] == ["a", "b", "c"]
+        for name, when in ran:
+            assert when >= timers[name].deadline - EARLY_TOLERANCE
+            assert timers[name].cancelled  # run: cancelling it now does nothing
+            timers[name].cancel()
+        assert timers["a"].deadline == pytest.approx(start + 0.011, abs=0.005)
+        await asyncio.sleep(0.05)
+        assert len(ran) == 3 and not wheel.ticking
+
+    run(body)
+
+
+def test_callbacks_run_in_the_wheels_context_not_the_arming_tasks() -> None:
+    variable: contextvars.ContextVar[str] = contextvars.ContextVar("variable", default="worker")
+
+    async def body() -> None:
+        loop = asyncio.get_running_loop()
+        wheel = DeadlineWheel(loop, GRANULARITY)
+        seen: list[str] = []
+
+        async def application() -> None:
+            variable.set("application")
+            wheel.call_later(0.01, lambda: seen.append(variable.get()))
+
+        await asyncio.create_task(application())
+        await until(lambda: bool(seen))
+        assert seen == ["worker"]
+
+    asyncio.run(body())
 
 
 # ---- real connections --------------------------------------------------------------------------

@@ -247,7 +247,9 @@ class Connection(asyncio.Protocol):
         self.arm(LINGER_TIMER, LINGER_SECONDS)
 
     def call_later(self, seconds: float, callback: Callable[[], None]) -> Cancellable:
-        return self.loop.call_later(seconds, callback)
+        """From the worker's wheel (at most `deadlines.GRANULARITY` late): the drivers' timers are
+        seconds, and a wheel entry is smaller than a loop timer on an idle WebSocket."""
+        return self._wheel.call_later(seconds, callback)
 
     def create_future(self) -> asyncio.Future[None]:
         return self.loop.create_future()

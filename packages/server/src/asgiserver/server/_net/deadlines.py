@@ -21,6 +21,7 @@ Moving a deadline later is free: the entry stays where it is and is filed again 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import math
 from collections.abc import Callable
@@ -56,6 +57,7 @@ class DeadlineWheel:
 
     __slots__ = (
         "_buckets",
+        "_context",
         "_dues",
         "_granularity",
         "_loop",
@@ -68,6 +70,9 @@ class DeadlineWheel:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, granularity: float = GRANULARITY) -> None:
         self._loop = loop
+        # The wheel runs in the worker's context, whoever's arm() happened to set its timer: a loop
+        # timer would carry along the context of the (application) task that set it.
+        self._context = contextvars.copy_context()
         self._granularity = granularity
         self._to_steps = 1.0 / granularity
         self._buckets: dict[float, set[Filed]] = {}  # bucket time -> what is filed there
@@ -109,7 +114,7 @@ class DeadlineWheel:
                 timer = self._timer
                 if timer is not None:
                     timer.cancel()
-                self._timer = self._loop.call_at(due, self._tick)
+                self._timer = self._loop.call_at(due, self._tick, context=self._context)
                 self._timer_at = due
         else:
             bucket.add(entry)
@@ -131,7 +136,8 @@ class DeadlineWheel:
                 self._dues.clear()
 
     def call_later(self, seconds: float, callback: Callable[[], None]) -> WheelTimer:
-        """`loop.call_later` at this wheel's granularity, for timers of seconds."""
+        """`loop.call_later` at this wheel's granularity, for timers of seconds (a WebSocket's
+        pings and close handshake). The callback runs in the worker's context."""
         timer = WheelTimer(self, self._loop.time() + seconds, callback)
         self.file(timer)
         return timer
@@ -190,7 +196,7 @@ class DeadlineWheel:
             heapq.heappop(dues)
         if dues and not self._stopped:
             due = dues[0]
-            self._timer = self._loop.call_at(due, self._tick)
+            self._timer = self._loop.call_at(due, self._tick, context=self._context)
             self._timer_at = due
 
 
