@@ -186,6 +186,22 @@ def test_discarded_entries_are_forgotten_and_the_timer_stops_with_the_last(run: 
     run(body)
 
 
+def test_buckets_emptied_and_filled_again_are_queued_once(run: Runner) -> None:
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        wheel = DeadlineWheel(loop, GRANULARITY)
+        log: list[Probe] = []
+        wheel.file(Probe(wheel, loop.time() + 5.0, log))  # a long-lived connection keeps it ticking
+        deadline = loop.time() + 1.0
+        for _ in range(1000):  # short connections: filed, then closed
+            probe = Probe(wheel, deadline, log)
+            wheel.file(probe)
+            wheel.discard(probe)
+        assert len(wheel) == 1 and len(wheel._dues) == 2
+        wheel.stop()
+
+    run(body)
+
+
 def test_many_entries_each_fire_once_in_order(run: Runner) -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         wheel = DeadlineWheel(loop, GRANULARITY)

@@ -61,6 +61,7 @@ class DeadlineWheel:
         "_dues",
         "_granularity",
         "_loop",
+        "_queued",
         "_stopped",
         "_ticking",
         "_timer",
@@ -77,6 +78,9 @@ class DeadlineWheel:
         self._to_steps = 1.0 / granularity
         self._buckets: dict[float, set[Filed]] = {}  # bucket time -> what is filed there
         self._dues: list[float] = []  # a heap of bucket times; may hold some already emptied
+        # What `_dues` holds: a bucket emptied and filled again (connections coming and going) is
+        # queued once, so the heap stays as small as the number of bucket times ahead.
+        self._queued: set[float] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = NOT_FILED
         self._ticking = False
@@ -109,7 +113,10 @@ class DeadlineWheel:
         bucket = self._buckets.get(due)
         if bucket is None:
             self._buckets[due] = {entry}
-            heapq.heappush(self._dues, due)
+            queued = self._queued
+            if due not in queued:
+                queued.add(due)
+                heapq.heappush(self._dues, due)
             if due < self._timer_at and not self._ticking:
                 timer = self._timer
                 if timer is not None:
@@ -134,6 +141,7 @@ class DeadlineWheel:
             if not buckets and not self._ticking:
                 self._cancel_timer()
                 self._dues.clear()
+                self._queued.clear()
 
     def call_later(self, seconds: float, callback: Callable[[], None]) -> WheelTimer:
         """`loop.call_later` at this wheel's granularity, for timers of seconds (a WebSocket's
@@ -151,6 +159,7 @@ class DeadlineWheel:
                 entry.filed_at = NOT_FILED
         self._buckets.clear()
         self._dues.clear()
+        self._queued.clear()
 
     def _cancel_timer(self) -> None:
         timer = self._timer
@@ -168,9 +177,12 @@ class DeadlineWheel:
             cutoff = now + EARLY_TOLERANCE
             buckets = self._buckets
             dues = self._dues
+            queued = self._queued
             reached: list[Filed] = []
             while dues and dues[0] <= cutoff:
-                bucket = buckets.pop(heapq.heappop(dues), None)
+                due = heapq.heappop(dues)
+                queued.discard(due)
+                bucket = buckets.pop(due, None)
                 if bucket:
                     for entry in bucket:
                         entry.filed_at = NOT_FILED
@@ -193,7 +205,7 @@ class DeadlineWheel:
         buckets = self._buckets
         dues = self._dues
         while dues and dues[0] not in buckets:
-            heapq.heappop(dues)
+            self._queued.discard(heapq.heappop(dues))
         if dues and not self._stopped:
             due = dues[0]
             self._timer = self._loop.call_at(due, self._tick, context=self._context)
