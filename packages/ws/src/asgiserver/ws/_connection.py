@@ -56,6 +56,10 @@ _INLINE_UP_TO: Final = 4096
 # items so a large payload is never copied again.
 _JOIN_BELOW: Final = 4096
 _BAD_UTF8: Final = "invalid UTF-8 in a text message (RFC 6455 §8.1)"
+# Headers of whole unmasked frames with a 7-bit length (§5.2), by length: a server's small messages
+# take their header from here instead of building one.
+_TEXT_HEADERS: Final = tuple(bytes((0x80 | OP_TEXT, n)) for n in range(126))
+_BINARY_HEADERS: Final = tuple(bytes((0x80 | OP_BINARY, n)) for n in range(126))
 
 
 class _Connection:
@@ -85,6 +89,7 @@ class _Connection:
         "_msg_size",
         "_need",
         "_out",
+        "_plain_out",
         "_rsv1",
         "_state",
         "_text_held",
@@ -129,6 +134,8 @@ class _Connection:
         self._rsv1 = 0x40 if self._deflate else -1
         self._decompressor = Decompressor(self._deflate, self._client) if self._deflate else None
         self._compressor: Compressor | None = None  # created on first send: saves ~256 KiB
+        # Messages go out as they are: no mask (a server, §5.1) and no compression.
+        self._plain_out = not self._client and self._deflate is None
         if trailing_data:
             self.receive_data(trailing_data)
 
@@ -217,6 +224,36 @@ class _Connection:
             self._queue(0x80 | OP_CLOSE, close_payload(event.code, reason))
         else:
             raise LocalProtocolError(f"{kind.__name__} cannot be sent")
+
+    def send_text(self, text: str) -> None:
+        """``send(TextMessage(text))`` without the event object, and for a server's small frame
+        without the general path (which stays the reference: tests/test_properties.py)."""
+        try:
+            payload = text.encode()
+        except UnicodeEncodeError:
+            raise LocalProtocolError("text is not encodable as UTF-8") from None
+        n = len(payload)
+        if n < 126 and self._plain_out and self._state is _OPEN:
+            out = self._out
+            if out is None:
+                self._out = [_TEXT_HEADERS[n] + payload]
+            else:
+                out.append(_TEXT_HEADERS[n] + payload)
+        else:
+            self._send_message(0x80 | OP_TEXT, payload)
+
+    def send_bytes(self, data: bytes) -> None:
+        """``send(BytesMessage(data))`` without the event object, and for a server's small frame
+        without the general path."""
+        n = len(data)
+        if n < 126 and self._plain_out and self._state is _OPEN:
+            out = self._out
+            if out is None:
+                self._out = [_BINARY_HEADERS[n] + data]
+            else:
+                out.append(_BINARY_HEADERS[n] + data)
+        else:
+            self._send_message(0x80 | OP_BINARY, data)
 
     # -- internals -----------------------------------------------------------------------------
 

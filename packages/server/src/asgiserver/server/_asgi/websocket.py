@@ -61,7 +61,9 @@ class WebSocketCycle:
         """Queue a received message; True when the queue is full and the stream must stop reading."""
         queue = self.queue
         queue.append(message)
-        self._wake()
+        waiter = self._waiter  # _wake(), inlined: this runs per message
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         if len(queue) >= self.max_queue and not self._read_paused:
             self._read_paused = True
             return True
@@ -168,8 +170,17 @@ class WebSocketCycle:
         phase = self.phase
         if phase == OPEN:
             if kind == "websocket.send":
-                self._send_data(message)
                 stream = self.stream
+                data = message.get("bytes")
+                if data is not None:
+                    if type(data) is not bytes:
+                        raise ASGIProtocolError("websocket.send 'bytes' must be bytes")
+                    stream.send_bytes(data)
+                else:
+                    text = message.get("text")
+                    if type(text) is not str:
+                        raise ASGIProtocolError("websocket.send needs 'bytes' or 'text'")
+                    stream.send_text(text)
                 if stream.write_paused:
                     await stream.drain()
                     if self.phase == CLOSED:
@@ -208,18 +219,6 @@ class WebSocketCycle:
         if type(code) is not int or type(reason) is not str:
             raise ASGIProtocolError("websocket.close needs an int code and a str reason")
         return code, reason
-
-    def _send_data(self, message: Message) -> None:
-        data = message.get("bytes")
-        if data is not None:
-            if type(data) is not bytes:
-                raise ASGIProtocolError("websocket.send 'bytes' must be bytes")
-            self.stream.send_bytes(data)
-            return
-        text = message.get("text")
-        if type(text) is not str:
-            raise ASGIProtocolError("websocket.send needs 'bytes' or 'text'")
-        self.stream.send_text(text)
 
     def _accept(self, message: Message) -> None:
         subprotocol = message.get("subprotocol")
