@@ -34,6 +34,7 @@ from ._frames import (
     close_code_valid,
     close_payload,
     frame_header,
+    scan_messages,
     unmask,
     unmask_python,
 )
@@ -323,6 +324,9 @@ class _Connection:
         max_message = limits.max_message_bytes
         flip = self._flip
         ml = self._mask_len
+        # A server takes the plainest whole messages in one call (_frames.scan_messages) while
+        # no fragmented message is in progress; whatever it leaves, the loop below parses.
+        scan_up_to = -1 if self._client else min(max_frame, max_message)
         try:
             if self._frame_left:
                 pos = self._rest_of_frame(buf, n)
@@ -331,6 +335,10 @@ class _Connection:
                     self._need = 1
                     return
             while n - pos >= 2:
+                if scan_up_to >= 0 and not self._msg_op:
+                    pos = scan_messages(buf, pos, scan_up_to, events, TextMessage, BytesMessage)
+                    if n - pos < 2:
+                        break
                 b0 = buf[pos]
                 b1 = buf[pos + 1]
                 opcode = b0 & 0x0F
