@@ -144,3 +144,32 @@ def test_an_app_sending_faster_than_the_client_reads_waits_for_it() -> None:
         await harness.finish()
 
     asyncio.run(main())
+
+
+def test_more_messages_than_the_queue_holds_in_one_read_pause_reading() -> None:
+    """--ws-max-queue: reading pauses once the app has that many messages waiting, even when the
+    read that fills the queue brings more after it; it resumes as the app takes them."""
+    go = asyncio.Event()
+    got: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await go.wait()
+        while len(got) < 40:
+            got.append((await receive())["text"])
+
+    async def main() -> None:
+        harness = Harness("http", app, ws_per_message_deflate=False, ws_max_queue=32)
+        harness.feed(upgrade())
+        await harness.settle()
+        harness.feed(b"".join(masked_frame(0x1, b"%d" % i) for i in range(40)))
+        await harness.settle()
+        assert not harness.transport.reading
+        go.set()
+        await harness.settle()
+        assert got == [str(i) for i in range(40)]
+        assert harness.transport.reading
+        await harness.finish()
+
+    asyncio.run(main())

@@ -57,13 +57,12 @@ class WebSocketCycle:
 
     # ---- stream side -------------------------------------------------------------------------------
 
-    def deliver(self, message: Message) -> bool:
-        """Queue a received message; True when the queue is full and the stream must stop reading."""
+    def deliver(self, messages: list[Message]) -> bool:
+        """Queue received messages, oldest first (all those from one read: one call); True when
+        the queue has become full and the stream must stop reading."""
         queue = self.queue
-        queue.append(message)
-        waiter = self._waiter  # _wake(), inlined: this runs per message
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        queue.extend(messages)
+        self._wake()
         if len(queue) >= self.max_queue and not self._read_paused:
             self._read_paused = True
             return True

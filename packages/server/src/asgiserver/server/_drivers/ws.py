@@ -21,7 +21,7 @@ from collections.abc import Awaitable
 from typing import Protocol
 
 from asgiserver import ws
-from asgiserver.server._asgi.types import ClientDisconnected, Headers
+from asgiserver.server._asgi.types import ClientDisconnected, Headers, Message
 from asgiserver.server._asgi.websocket import WebSocketCycle
 from asgiserver.server._drivers.base import Cancellable, Services, Sink
 
@@ -216,13 +216,19 @@ class WSChannel:
         cycle = self.cycle
         assert conn is not None and cycle is not None
         full = False
+        messages: list[Message] = []  # handed to the cycle together, before any other event
         for event in conn.events_received():
             kind = type(event)
+            if kind is _BytesMessage:
+                messages.append({"type": "websocket.receive", "bytes": event.data})  # type: ignore[union-attr]
+                continue
             if kind is _TextMessage:
-                full = cycle.deliver({"type": "websocket.receive", "text": event.text})  # type: ignore[union-attr]
-            elif kind is _BytesMessage:
-                full = cycle.deliver({"type": "websocket.receive", "bytes": event.data})  # type: ignore[union-attr]
-            elif kind is ws.Pong:
+                messages.append({"type": "websocket.receive", "text": event.text})  # type: ignore[union-attr]
+                continue
+            if messages:
+                full = cycle.deliver(messages) or full
+                messages = []
+            if kind is ws.Pong:
                 self._on_pong(event.data)  # type: ignore[union-attr]
             elif kind is ws.CloseReceived:
                 self._closing = True
@@ -241,6 +247,8 @@ class WSChannel:
                 else:
                     self._closing = True
                     cycle.closed(error.close_code, "")
+        if messages:
+            full = cycle.deliver(messages) or full
         self._write()
         if full and not self.sink.read_paused:
             self.sink.pause_reading()
