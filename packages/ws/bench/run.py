@@ -57,9 +57,11 @@ Impl = tuple[Callable[[list[bytes]], int], Callable[[int], int]]
 def ours(pure: bool) -> Impl:
     limits = ws.Limits(max_message_bytes=2 * BIG, max_frame_bytes=2 * BIG)
     unmask = _frames.unmask_python if pure else _frames.unmask
+    scan = _frames.scan_messages_python if pure else _frames.scan_messages
 
     def parse(chunks: list[bytes]) -> int:
-        _connection.unmask = unmask  # what the tests do to force the reference
+        _connection.unmask = unmask  # what the tests do to force the references
+        _connection.scan_messages = scan
         conn = ws.ServerConnection(limits=limits)
         count = 0
         for chunk in chunks:

@@ -1,7 +1,8 @@
 """Hypothesis profiles: HYPOTHESIS_PROFILE=ci|dev|fuzz (nox sets ci for tests, fuzz for fuzz).
 
-Every test module runs twice: with the compiled unmasking (``_speedups``, when the install built
-it) and with the pure-Python reference forced, so both paths pass the whole suite on every run.
+Every test module runs twice: with the compiled unmasking and message scanning (``_speedups``, when
+the install built it) and with the pure-Python references forced, so both paths pass the whole suite
+on every run.
 """
 
 import os
@@ -30,24 +31,26 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from ws_helpers import compiled_unmask  # noqa: E402  (after the sys.path line above)
 
-# As imported: the compiled function if the install built it, else unmask_python itself.
+# As imported: the compiled functions if the install built them, else the references themselves.
 INSTALLED_UNMASK = frames.unmask
+INSTALLED_SCAN = frames.scan_messages
 
 
 @pytest.fixture(autouse=True, scope="module", params=["compiled", "python"])
 def unmask_impl(request: pytest.FixtureRequest) -> Iterator[str]:
     """Module-scoped (Hypothesis rejects function-scoped fixtures): the "python" run rebinds
-    ``unmask`` to the reference in every package module that imported the compiled one."""
+    ``unmask`` and ``scan_messages`` to the references in every package module that imported the
+    compiled ones."""
     if request.param == "compiled":
         compiled_unmask()
         yield request.param
         return
     with pytest.MonkeyPatch.context() as patch:
         for name, module in list(sys.modules.items()):
-            if (
-                name.startswith("asgiserver.ws")
-                and name != "asgiserver.ws._speedups"  # the accelerator itself stays as it is
-                and getattr(module, "unmask", None) is INSTALLED_UNMASK
-            ):
+            if not name.startswith("asgiserver.ws") or name == "asgiserver.ws._speedups":
+                continue  # the accelerator itself stays as it is
+            if getattr(module, "unmask", None) is INSTALLED_UNMASK:
                 patch.setattr(module, "unmask", frames.unmask_python)
+            if getattr(module, "scan_messages", None) is INSTALLED_SCAN:
+                patch.setattr(module, "scan_messages", frames.scan_messages_python)
         yield request.param

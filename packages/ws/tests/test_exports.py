@@ -79,6 +79,8 @@ def test_signatures() -> None:
         "receive_eof",
         "events_received",
         "send",
+        "send_text",
+        "send_bytes",
         "data_to_send",
         "close_expected",
     ]
@@ -87,6 +89,8 @@ def test_signatures() -> None:
         "receive_eof": "(self) -> 'None'",
         "events_received": "(self) -> 'list[Event]'",
         "send": "(self, event: 'SendEvent') -> 'None'",
+        "send_text": "(self, text: 'str') -> 'None'",
+        "send_bytes": "(self, data: 'bytes') -> 'None'",
         "data_to_send": "(self) -> 'list[bytes]'",
         "close_expected": "(self) -> 'bool'",
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -19,6 +19,7 @@ from ws_helpers import Client, close_frame, drive, first_invalid_utf8, frame, no
 
 from asgiserver.ws import (
     BytesMessage,
+    ClientConnection,
     Close,
     CloseReceived,
     ConnectionClosed,
@@ -183,6 +184,83 @@ def test_server_frames_decode_to_what_was_sent(
         conn.send(close)
         expected.append(close)
     assert Client(deflate).decode(b"".join(conn.data_to_send())) == expected
+
+
+# -- send_text / send_bytes are send() without the event object ------------------------------------
+
+
+def _in_state(
+    role: str, deflate: PerMessageDeflate | None, state: State
+) -> ServerConnection | ClientConnection:
+    """A connection of ``role`` brought to ``state`` through the public API."""
+    ext = [deflate] if deflate else []
+    if role == "server":
+        conn: ServerConnection | ClientConnection = ServerConnection(extensions=ext)
+        peer_close = close_frame(1000)
+        bad = frame(0x2, b"x", mask=None)
+    else:
+        conn = ClientConnection(extensions=ext, random=lambda n: b"\x01\x80\xfe\x37")
+        peer_close = frame(0x8, b"\x03\xe8", mask=None)
+        bad = frame(0x2, b"x")
+    if state is State.CLOSING:
+        conn.send(Close())
+    elif state is State.FAILING:
+        conn.receive_data(bad)
+    elif state is State.CLOSED:
+        conn.receive_data(peer_close)
+    conn.events_received()
+    conn.data_to_send()
+    assert conn.state is state
+    return conn
+
+
+@given(
+    role=st.sampled_from(["server", "client"]),
+    deflate=deflates,
+    state=st.sampled_from(list(State)),
+    outgoing=st.lists(
+        st.one_of(messages, st.just(TextMessage("\ud800 lone surrogate"))), min_size=1, max_size=4
+    ),
+)
+@example(  # around the last 7-bit length (§5.2), in characters and in bytes
+    role="server",
+    deflate=None,
+    state=State.OPEN,
+    outgoing=[
+        BytesMessage(b""),
+        BytesMessage(b"x" * 125),
+        BytesMessage(b"x" * 126),
+        TextMessage("é" * 62 + "x"),
+        TextMessage("é" * 63),
+    ],
+)
+def test_send_text_and_send_bytes_are_send_without_the_event(
+    role: str,
+    deflate: PerMessageDeflate | None,
+    state: State,
+    outgoing: list[TextMessage | BytesMessage],
+) -> None:
+    """Same bytes, same state, same refusals as ``send(TextMessage/BytesMessage)``, in every state,
+    both roles, with and without deflate (the shortcut's fast path is a server's plain frame)."""
+    # `deflates` is drawn for a server, whose inflater takes 8 bits; zlib cannot deflate with 8.
+    assume(role == "server" or deflate is None or deflate.client_max_window_bits > 8)
+    by_event = _in_state(role, deflate, state)
+    by_method = _in_state(role, deflate, state)
+    for message in outgoing:
+        outcomes = []
+        for conn, via_event in ((by_event, True), (by_method, False)):
+            try:
+                if via_event:
+                    conn.send(message)
+                elif type(message) is TextMessage:
+                    conn.send_text(message.text)
+                else:
+                    conn.send_bytes(message.data)
+            except LocalProtocolError as exc:
+                outcomes.append(("refused", str(exc), conn.state, conn.data_to_send()))
+            else:
+                outcomes.append(("sent", "", conn.state, conn.data_to_send()))
+        assert outcomes[0] == outcomes[1]
 
 
 # -- split invariance --------------------------------------------------------------------------------

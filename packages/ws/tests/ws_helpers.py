@@ -289,3 +289,11 @@ def compiled_unmask() -> Callable[[bytes | bytearray | memoryview, bytes | bytea
             pytest.fail("asgiserver.ws._speedups was not built (is there a C compiler?)")
         pytest.skip("asgiserver.ws._speedups was not built (no C compiler): pure path only")
     return unmask
+
+
+def compiled_scan() -> Callable[..., int]:
+    """The compiled scan_messages; skips or fails like :func:`compiled_unmask`."""
+    compiled_unmask()
+    from asgiserver.ws._speedups import scan_messages
+
+    return scan_messages

@@ -34,6 +34,7 @@ from ._frames import (
     close_code_valid,
     close_payload,
     frame_header,
+    scan_messages,
     unmask,
     unmask_python,
 )
@@ -56,6 +57,10 @@ _INLINE_UP_TO: Final = 4096
 # items so a large payload is never copied again.
 _JOIN_BELOW: Final = 4096
 _BAD_UTF8: Final = "invalid UTF-8 in a text message (RFC 6455 §8.1)"
+# Headers of whole unmasked frames with a 7-bit length (§5.2), by length: a server's small messages
+# take their header from here instead of building one.
+_TEXT_HEADERS: Final = tuple(bytes((0x80 | OP_TEXT, n)) for n in range(126))
+_BINARY_HEADERS: Final = tuple(bytes((0x80 | OP_BINARY, n)) for n in range(126))
 
 
 class _Connection:
@@ -85,6 +90,7 @@ class _Connection:
         "_msg_size",
         "_need",
         "_out",
+        "_plain_out",
         "_rsv1",
         "_state",
         "_text_held",
@@ -129,6 +135,8 @@ class _Connection:
         self._rsv1 = 0x40 if self._deflate else -1
         self._decompressor = Decompressor(self._deflate, self._client) if self._deflate else None
         self._compressor: Compressor | None = None  # created on first send: saves ~256 KiB
+        # Messages go out as they are: no mask (a server, §5.1) and no compression.
+        self._plain_out = not self._client and self._deflate is None
         if trailing_data:
             self.receive_data(trailing_data)
 
@@ -218,6 +226,36 @@ class _Connection:
         else:
             raise LocalProtocolError(f"{kind.__name__} cannot be sent")
 
+    def send_text(self, text: str) -> None:
+        """``send(TextMessage(text))`` without the event object, and for a server's small frame
+        without the general path (which stays the reference: tests/test_properties.py)."""
+        try:
+            payload = text.encode()
+        except UnicodeEncodeError:
+            raise LocalProtocolError("text is not encodable as UTF-8") from None
+        n = len(payload)
+        if n < 126 and self._plain_out and self._state is _OPEN:
+            out = self._out
+            if out is None:
+                self._out = [_TEXT_HEADERS[n] + payload]
+            else:
+                out.append(_TEXT_HEADERS[n] + payload)
+        else:
+            self._send_message(0x80 | OP_TEXT, payload)
+
+    def send_bytes(self, data: bytes) -> None:
+        """``send(BytesMessage(data))`` without the event object, and for a server's small frame
+        without the general path."""
+        n = len(data)
+        if n < 126 and self._plain_out and self._state is _OPEN:
+            out = self._out
+            if out is None:
+                self._out = [_BINARY_HEADERS[n] + data]
+            else:
+                out.append(_BINARY_HEADERS[n] + data)
+        else:
+            self._send_message(0x80 | OP_BINARY, data)
+
     # -- internals -----------------------------------------------------------------------------
 
     def _transition(self, inp: Input, kind: type) -> None:
@@ -286,6 +324,9 @@ class _Connection:
         max_message = limits.max_message_bytes
         flip = self._flip
         ml = self._mask_len
+        # A server takes the plainest whole messages in one call (_frames.scan_messages) while
+        # no fragmented message is in progress; whatever it leaves, the loop below parses.
+        scan_up_to = -1 if self._client else min(max_frame, max_message)
         try:
             if self._frame_left:
                 pos = self._rest_of_frame(buf, n)
@@ -294,6 +335,10 @@ class _Connection:
                     self._need = 1
                     return
             while n - pos >= 2:
+                if scan_up_to >= 0 and not self._msg_op:
+                    pos = scan_messages(buf, pos, scan_up_to, events, TextMessage, BytesMessage)
+                    if n - pos < 2:
+                        break
                 b0 = buf[pos]
                 b1 = buf[pos + 1]
                 opcode = b0 & 0x0F

@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 from typing import Final
 
+from ._events import BytesMessage, Event, TextMessage
+
 __all__ = [
     "OP_BINARY",
     "OP_CLOSE",
@@ -15,6 +17,8 @@ __all__ = [
     "close_code_valid",
     "close_payload",
     "frame_header",
+    "scan_messages",
+    "scan_messages_python",
     "unmask",
     "unmask_python",
 ]
@@ -63,13 +67,68 @@ def unmask_python(data: bytes | bytearray | memoryview, mask: bytes | bytearray)
     return b"".join(parts)
 
 
+def scan_messages_python(
+    buf: bytearray,
+    pos: int,
+    max_length: int,
+    events: list[Event],
+    text_type: type[TextMessage],
+    bytes_type: type[BytesMessage],
+) -> int:
+    """Take the client frames from ``buf[pos:]`` that are whole messages of the plainest kind, as
+    far as they go; return the position of the first frame left (which may be ``pos``).
+
+    The reference behaviour; the compiled ``_speedups.scan_messages`` must do the same
+    (tests/test_scan.py). Each frame taken is final, without reserved bits (§5.2), text or binary,
+    masked (§5.1), with a 7-bit or minimal 16-bit length of at most ``max_length`` (the engine's
+    limits), complete in ``buf``, and, for text, valid UTF-8 (§8.1); it is unmasked (§5.3) and
+    appended to ``events`` as ``text_type(str)`` or ``bytes_type(bytes)``. Anything else stops the
+    scan and is left to the engine's general parser, which reports every error: this function
+    decides no failure. The caller guarantees no fragmented message is in progress (§5.4), so a
+    whole text or binary frame cannot be out of place.
+    """
+    n = len(buf)
+    while n - pos >= 6:
+        b0 = buf[pos]
+        b1 = buf[pos + 1]
+        if (b0 != 0x81 and b0 != 0x82) or b1 < 0x80:
+            break
+        length = b1 & 0x7F
+        if length < 126:
+            start = pos + 6
+        elif length == 126:
+            if n - pos < 8:
+                break
+            length = (buf[pos + 2] << 8) | buf[pos + 3]
+            if length < 126:  # not minimal (§5.2): the general parser fails it
+                break
+            start = pos + 8
+        else:
+            break
+        end = start + length
+        if length > max_length or end > n:
+            break
+        payload = unmask_python(buf[start:end], buf[start - 4 : start])
+        if b0 == 0x82:
+            events.append(bytes_type(payload))
+        else:
+            try:
+                text = payload.decode()
+            except UnicodeDecodeError:
+                break
+            events.append(text_type(text))
+        pos = end
+    return pos
+
+
 # The compiled accelerator if the install built it (a C compiler was there), else the reference.
 # The engine calls this name (it inlines the reference for small payloads when this is the
 # reference); the tests rebind it to unmask_python to run the whole suite on both.
 try:
-    from ._speedups import unmask
+    from ._speedups import scan_messages, unmask
 except ImportError:  # pragma: no cover - built without a compiler
     unmask = unmask_python
+    scan_messages = scan_messages_python
 
 
 def frame_header(first: int, length: int) -> bytes:

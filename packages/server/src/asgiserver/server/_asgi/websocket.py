@@ -57,10 +57,11 @@ class WebSocketCycle:
 
     # ---- stream side -------------------------------------------------------------------------------
 
-    def deliver(self, message: Message) -> bool:
-        """Queue a received message; True when the queue is full and the stream must stop reading."""
+    def deliver(self, messages: list[Message]) -> bool:
+        """Queue received messages, oldest first (all those from one read: one call); True when
+        the queue has become full and the stream must stop reading."""
         queue = self.queue
-        queue.append(message)
+        queue.extend(messages)
         self._wake()
         if len(queue) >= self.max_queue and not self._read_paused:
             self._read_paused = True
@@ -168,8 +169,17 @@ class WebSocketCycle:
         phase = self.phase
         if phase == OPEN:
             if kind == "websocket.send":
-                self._send_data(message)
                 stream = self.stream
+                data = message.get("bytes")
+                if data is not None:
+                    if type(data) is not bytes:
+                        raise ASGIProtocolError("websocket.send 'bytes' must be bytes")
+                    stream.send_bytes(data)
+                else:
+                    text = message.get("text")
+                    if type(text) is not str:
+                        raise ASGIProtocolError("websocket.send needs 'bytes' or 'text'")
+                    stream.send_text(text)
                 if stream.write_paused:
                     await stream.drain()
                     if self.phase == CLOSED:
@@ -208,18 +218,6 @@ class WebSocketCycle:
         if type(code) is not int or type(reason) is not str:
             raise ASGIProtocolError("websocket.close needs an int code and a str reason")
         return code, reason
-
-    def _send_data(self, message: Message) -> None:
-        data = message.get("bytes")
-        if data is not None:
-            if type(data) is not bytes:
-                raise ASGIProtocolError("websocket.send 'bytes' must be bytes")
-            self.stream.send_bytes(data)
-            return
-        text = message.get("text")
-        if type(text) is not str:
-            raise ASGIProtocolError("websocket.send needs 'bytes' or 'text'")
-        self.stream.send_text(text)
 
     def _accept(self, message: Message) -> None:
         subprotocol = message.get("subprotocol")

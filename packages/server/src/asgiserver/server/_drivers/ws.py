@@ -21,7 +21,7 @@ from collections.abc import Awaitable
 from typing import Protocol
 
 from asgiserver import ws
-from asgiserver.server._asgi.types import ClientDisconnected, Headers
+from asgiserver.server._asgi.types import ClientDisconnected, Headers, Message
 from asgiserver.server._asgi.websocket import WebSocketCycle
 from asgiserver.server._drivers.base import Cancellable, Services, Sink
 
@@ -29,6 +29,12 @@ logger = logging.getLogger("asgiserver.error")
 
 CLOSE_TIMEOUT = 5.0  # how long we wait for the peer's close frame after sending ours, and how
 # long an app may take to answer the messages before a protocol error before our close goes out
+# The app's messages wait in the ws connection until the end of the loop iteration, so a burst of
+# them costs one write; once this many bytes wait they go out at once, so write flow control
+# (`write_paused`) still sees them. A message is counted by its length in bytes or characters (up
+# to 4 bytes each in UTF-8) plus room for its frame header.
+HOLD_LIMIT = 64 * 1024
+FRAME_ROOM = 14
 
 _TextMessage = ws.TextMessage
 _BytesMessage = ws.BytesMessage
@@ -49,6 +55,7 @@ class WSChannel:
         "_close_timer",
         "_closing",
         "_failure",
+        "_held",
         "_ping_timer",
         "_pong_payload",
         "conn",
@@ -73,6 +80,8 @@ class WSChannel:
         self._ping_timer: Cancellable | None = None
         self._close_timer: Cancellable | None = None
         self._pong_payload: bytes | None = None
+        # Bytes of the app's messages waiting in `conn` for `_write_held` (0: nothing scheduled).
+        self._held = 0
 
     # ---- WebSocketStream (called by the cycle) -----------------------------------------------------
 
@@ -120,12 +129,26 @@ class WSChannel:
         opener.deny_websocket(status, headers, body, more)
 
     def send_text(self, text: str) -> None:
-        self.conn.send(_TextMessage(text))  # type: ignore[union-attr]
-        self._write()
+        self.conn.send_text(text)  # type: ignore[union-attr]
+        held = self._held
+        if not held:
+            self.sink.call_soon(self._write_held)
+        held += len(text) + FRAME_ROOM
+        if held > HOLD_LIMIT:
+            self._write_held()
+            held = 1  # nothing waits now, but _write_held is still scheduled
+        self._held = held
 
     def send_bytes(self, data: bytes) -> None:
-        self.conn.send(_BytesMessage(data))  # type: ignore[union-attr]
-        self._write()
+        self.conn.send_bytes(data)  # type: ignore[union-attr]
+        held = self._held
+        if not held:
+            self.sink.call_soon(self._write_held)
+        held += len(data) + FRAME_ROOM
+        if held > HOLD_LIMIT:
+            self._write_held()
+            held = 1  # nothing waits now, but _write_held is still scheduled
+        self._held = held
 
     def close(self, code: int, reason: str) -> None:
         conn = self.conn
@@ -193,13 +216,19 @@ class WSChannel:
         cycle = self.cycle
         assert conn is not None and cycle is not None
         full = False
+        messages: list[Message] = []  # handed to the cycle together, before any other event
         for event in conn.events_received():
             kind = type(event)
+            if kind is _BytesMessage:
+                messages.append({"type": "websocket.receive", "bytes": event.data})  # type: ignore[union-attr]
+                continue
             if kind is _TextMessage:
-                full = cycle.deliver({"type": "websocket.receive", "text": event.text})  # type: ignore[union-attr]
-            elif kind is _BytesMessage:
-                full = cycle.deliver({"type": "websocket.receive", "bytes": event.data})  # type: ignore[union-attr]
-            elif kind is ws.Pong:
+                messages.append({"type": "websocket.receive", "text": event.text})  # type: ignore[union-attr]
+                continue
+            if messages:
+                full = cycle.deliver(messages) or full
+                messages = []
+            if kind is ws.Pong:
                 self._on_pong(event.data)  # type: ignore[union-attr]
             elif kind is ws.CloseReceived:
                 self._closing = True
@@ -218,6 +247,8 @@ class WSChannel:
                 else:
                     self._closing = True
                     cycle.closed(error.close_code, "")
+        if messages:
+            full = cycle.deliver(messages) or full
         self._write()
         if full and not self.sink.read_paused:
             self.sink.pause_reading()
@@ -236,9 +267,20 @@ class WSChannel:
             sink.hold(None)
             sink.write(chunks)
 
+    def _write_held(self) -> None:
+        """At the end of the loop iteration in which the app sent its first held message, or at
+        once past HOLD_LIMIT: without `hold()`, so write flow control sees the bytes now."""
+        self._held = 0
+        conn = self.conn
+        if conn is not None:
+            chunks = conn.data_to_send()
+            if chunks:
+                self.sink.write(chunks)
+
     def _close_transport(self) -> None:
         self._closing = True
         self._cancel_timers()
+        self._write()  # what the app sent last is still held
         self.sink.flush()
         self.sink.close()
 
