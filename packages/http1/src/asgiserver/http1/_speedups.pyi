@@ -11,8 +11,6 @@ def parse_head(
     cache: NamesCache,
     /,
 ) -> (
-    tuple[
-        bytes, bytes, bytes, list[tuple[bytes, bytes]], list[bytes], tuple[bytes, ...], int
-    ]
+    tuple[bytes, bytes, bytes, list[tuple[bytes, bytes]], list[bytes], tuple[bytes, ...], int]
     | None
 ): ...
