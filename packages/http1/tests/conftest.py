@@ -1,7 +1,8 @@
 """Hypothesis profiles: HYPOTHESIS_PROFILE=ci|dev|fuzz (nox sets ci for tests, fuzz for fuzz).
 
-Every test module runs twice: with the compiled head parser (``_speedups``, when the install built
-it) and with the pure-Python parser forced, so both paths pass the whole suite on every run.
+Every test module runs twice: with the compiled head parser and field encoder (``_speedups``, when
+the install built it) and with the pure-Python code forced, so both paths pass the whole suite on
+every run.
 """
 
 import os
@@ -34,11 +35,13 @@ from _helpers import compiled_parse_head  # noqa: E402  (after the sys.path line
 @pytest.fixture(autouse=True, scope="module", params=["compiled", "python"])
 def head_parser(request: pytest.FixtureRequest) -> Iterator[str]:
     """Module-scoped (Hypothesis rejects function-scoped fixtures): the "python" run sets
-    ``_connection.parse_head`` to None, which is how the package runs without the accelerator."""
+    ``_connection.parse_head`` and ``fast_encode_fields`` to None, which is how the package runs
+    without the accelerator."""
     if request.param == "compiled":
         compiled_parse_head()
         yield request.param
         return
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(connection, "parse_head", None)
+        patch.setattr(connection, "fast_encode_fields", None)
         yield request.param

@@ -1,10 +1,13 @@
-"""The compiled head parser (``_speedups.parse_head``) against the Python parser, the reference.
+"""The compiled head parser (``_speedups.parse_head``) against the Python parser, the reference,
+and the compiled field encoder (``_speedups.encode_fields``) against ``_writer.encode_fields``.
 
 The contract: whenever the compiled function returns a head, the Python fast path of
 ``ServerConnection._parse`` returns the very same parts for the same bytes, limits and names
 cache; whenever the Python path rejects the bytes, the compiled function returns None (it never
 gives a verdict itself).  It may also return None for valid heads it leaves to Python (another
 target form or version, no fields, more than it handles), but it must take the common ones.
+The encoder has the same contract: the same 4-tuple as the reference, or None, and None whenever
+the reference raises.
 
 The rest of the suite runs on both paths (conftest.py); these tests call the function directly,
 so they run once, in the "compiled" pass.
@@ -27,6 +30,7 @@ from hypothesis import strategies as st
 from asgiserver.http1 import Limits, RemoteProtocolError, ServerConnection, _connection
 from asgiserver.http1._abnf import FIELD_VALUE_CHARS, TCHARS
 from asgiserver.http1._parser import NamesCache, parse_fields, parse_request_line
+from asgiserver.http1._writer import encode_fields
 
 Head = tuple[bytes, bytes, bytes, list[tuple[bytes, bytes]], list[bytes], tuple[bytes, ...], int]
 NO_CACHE: NamesCache = ((), [], frozenset())
@@ -391,6 +395,106 @@ def test_a_connection_behaves_the_same_on_both_paths(
     assert serve(chunks, compiled()) == serve(chunks, None)
 
 
+# ---------------------------------------------------------------------------- field encoding
+
+
+def compiled_encode() -> Callable[..., Any]:
+    compiled_parse_head()  # skips (or fails in CI) when the module was not built
+    from asgiserver.http1._speedups import encode_fields as fast
+
+    return fast
+
+
+def check_encode(headers: Any) -> Any:
+    """Assert the encoder's contract for one input; return the compiled result."""
+    got = compiled_encode()(headers)
+    try:
+        want = encode_fields(headers)
+    except Exception:  # whatever the reference raises, the compiled one defers
+        assert got is None, (headers, got)
+        return None
+    if got is not None:
+        assert got == want
+        assert type(got) is tuple and type(got[0]) is bytes
+        assert all(part is None or type(part) is bytes for part in got[1:])
+    return got
+
+
+FRAMING_NAMES = [
+    b"content-length",
+    b"Content-Length",
+    b"CONTENT-LENGTH",
+    b"transfer-encoding",
+    b"Transfer-Encoding",
+    b"connection",
+    b"Connection",
+    b"cOnNeCtIoN",
+]
+names = st.one_of(
+    st.sampled_from([*FRAMING_NAMES, b"content-type", b"Server", b"set-cookie", b"x-a"]),
+    st.text(TCHARS.decode(), min_size=1, max_size=12).map(str.encode),
+    st.binary(max_size=6),
+)
+values = st.one_of(
+    st.sampled_from([b"", b"13", b"chunked", b"close", b"keep-alive", b"text/plain"]),
+    st.binary(max_size=12),
+    st.text(max_size=8).map(lambda t: t.encode("utf-8")),
+)
+pairs = st.one_of(
+    st.tuples(names, values),
+    st.tuples(names, values).map(list),
+    st.tuples(names, values, values),
+    st.tuples(names, values).map(lambda p: (bytearray(p[0]), p[1])),
+    st.tuples(names, values).map(lambda p: (p[0], p[1].decode("latin-1"))),
+)
+
+
+@given(headers=st.lists(pairs, max_size=8), as_tuple=st.booleans())
+@example(headers=[(b"content-length", b"1"), (b"Content-Length", b"2")], as_tuple=False)
+@example(headers=[(b"a", b"x\rb")], as_tuple=False)
+@example(headers=[(b"a b", b"x")], as_tuple=False)
+def test_encoding_arbitrary_fields(headers: list[Any], as_tuple: bool) -> None:
+    check_encode(tuple(headers) if as_tuple else headers)
+
+
+@given(
+    headers=st.lists(
+        st.tuples(
+            st.one_of(
+                st.sampled_from(FRAMING_NAMES), st.text(TCHARS.decode(), min_size=1).map(str.encode)
+            ),
+            st.binary().filter(lambda v: not {0, 10, 13} & set(v)),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_valid_fields_are_encoded(headers: list[tuple[bytes, bytes]]) -> None:
+    assert check_encode(headers) is not None
+
+
+def test_what_the_encoder_leaves_to_python() -> None:
+    fast = compiled_encode()
+    for headers in (
+        [],
+        None,
+        iter([(b"a", b"b")]),
+        [[b"a", b"b"]],  # lists as pairs: Python handles them
+        [(b"a", b"b")] * 129,  # more fields than the compiled encoder handles
+        [(b"", b"b")],
+        [(b"a:", b"b")],
+        [(b"a", b"b\x00")],
+        [(b"a", b"b\r\nx: y")],
+        [(b"a", "b")],
+    ):
+        assert fast(headers) is None
+        check_encode(headers)
+    with pytest.raises(TypeError):
+        fast()
+    with pytest.raises(TypeError):
+        fast([], [])
+
+
 # ---------------------------------------------------------------------------- no leaks
 
 LEAK_INPUTS = [
@@ -403,6 +507,15 @@ LEAK_INPUTS = [
 ]
 
 
+LEAK_FIELDS: list[Any] = [
+    [(b"content-type", b"text/plain"), (b"content-length", b"13")],
+    ((b"Connection", b"close"), (b"connection", b"x"), (b"Transfer-Encoding", b"chunked")),
+    [(b"content-type", b"text/plain"), (b"bad name", b"13")],  # None late
+    [(b"content-type", b"text/plain\r\n")],  # None
+    [[b"content-type", b"text/plain"]],  # None
+]
+
+
 def test_no_reference_or_memory_leaks() -> None:
     parse_head = compiled()
     caches = [NO_CACHE, names_cache(BROWSER)]
@@ -410,31 +523,31 @@ def test_no_reference_or_memory_leaks() -> None:
     assert warm is not None
     interned = [warm[0], warm[2], *warm[4], *warm[5]]
 
+    encode = compiled_encode()
+
     def run(rounds: int) -> None:
         for _ in range(rounds):
             for data in LEAK_INPUTS:
                 for cache in caches:
                     parse_head(data, 0, 8192, 65536, 100, cache)
+            for fields in LEAK_FIELDS:
+                encode(fields)
 
     run(1000)
     gc.collect()
-    counts = [
-        sys.getrefcount(obj)
-        for obj in [*LEAK_INPUTS, *caches, caches[1][0], caches[1][1], *interned]
-    ]
+    tracked = [*LEAK_INPUTS, *caches, caches[1][0], caches[1][1], *interned]
+    tracked += [*LEAK_FIELDS, *(part for fields in LEAK_FIELDS for pair in fields for part in pair)]
+    counts = [sys.getrefcount(obj) for obj in tracked]
     tracemalloc.start()
     try:
         run(2000)
         gc.collect()
         before, _ = tracemalloc.get_traced_memory()
-        run(30_000)  # 360k calls
+        run(30_000)  # 510k calls
         gc.collect()
         after, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     # One leaked object per call would be megabytes.
     assert after - before < 64 * 1024, after - before
-    assert counts == [
-        sys.getrefcount(obj)
-        for obj in [*LEAK_INPUTS, *caches, caches[1][0], caches[1][1], *interned]
-    ]
+    assert counts == [sys.getrefcount(obj) for obj in tracked]

@@ -40,10 +40,14 @@ from ._writer import STATUS_LINES, encode_fields, status_line
 # Python parser, which is the reference, does all the work.  parse_head only takes a complete,
 # valid, common head; for anything else it returns None and the Python path below decides.  The
 # tests set this name to None to run the whole suite on the pure path too.
+# fast_encode_fields is the same for a response's fields: common input only, else None and
+# _writer.encode_fields (the reference) decides.
 try:
+    from ._speedups import encode_fields as fast_encode_fields
     from ._speedups import parse_head
 except ImportError:  # pragma: no cover - built without a compiler
     parse_head = None  # type: ignore[assignment]
+    fast_encode_fields = None  # type: ignore[assignment]
 
 __all__ = ["ServerConnection"]
 
@@ -704,7 +708,10 @@ class ServerConnection(BodyReader):
         line = STATUS_LINES.get(status) if not reason else None
         if line is None:
             line = status_line(status, reason)
-        block, length_value, coding, connection = encode_fields(headers)
+        encoded = None if fast_encode_fields is None else fast_encode_fields(headers)
+        block, length_value, coding, connection = (
+            encode_fields(headers) if encoded is None else encoded
+        )
         cs = self._cs
         keep_alive = cs.keep_alive
         if (

@@ -1,11 +1,13 @@
-/* The optional compiled accelerator of asgiserver.http1: a complete request head in one pass.
+/* The optional compiled accelerator of asgiserver.http1: a complete request head in one pass,
+ * and the field lines of a response head.
  *
  * The pure-Python parser (_parser.parse_request_line, _parser.parse_fields and the fast path of
  * ServerConnection._parse) is the reference behaviour. parse_head only handles the common case it
  * can decide completely: a whole head, origin-form target, HTTP/1.0 or 1.1, no CONNECT, at least
  * one field line, every byte valid. For anything else (incomplete, invalid, over a limit, unusual)
  * it returns None and the Python code gives the verdict and the exact error; so it never rejects
- * anything itself. tests/test_speedups.py compares the two on the same inputs.
+ * anything itself. encode_fields does the same for _writer.encode_fields: common input only, None
+ * for the rest. tests/test_speedups.py compares each with its reference on the same inputs.
  * It imports nothing, so the package stays sans-IO.
  */
 #define PY_SSIZE_T_CLEAN
@@ -432,6 +434,192 @@ error:
     return NULL;
 }
 
+/* ---------------------------------------------------------------- response fields */
+
+/* Which framing field a name is, case-insensitively (RFC 9110 §5.1): 0 none, 1 Content-Length,
+ * 2 Transfer-Encoding, 3 Connection; the order of _writer.CONTENT_LENGTH and the others. */
+static int
+framing_kind(const unsigned char *name, Py_ssize_t n)
+{
+    static const struct {
+        const char *name;
+        Py_ssize_t length;
+    } framing[] = {{"content-length", 14}, {"transfer-encoding", 17}, {"connection", 10}};
+    for (int k = 0; k < 3; k++) {
+        if (framing[k].length != n) {
+            continue;
+        }
+        Py_ssize_t j = 0;
+        while (j < n && ascii_lower(name[j]) == (unsigned char)framing[k].name[j]) {
+            j++;
+        }
+        if (j == n) {
+            return k + 1;
+        }
+    }
+    return 0;
+}
+
+/* The values of one framing field joined with "," (RFC 9110 §5.3), a new reference; None when
+ * there are none. values holds borrowed references to count bytes objects. */
+static PyObject *
+joined(PyObject *const *values, Py_ssize_t count)
+{
+    if (count == 0) {
+        Py_RETURN_NONE;
+    }
+    if (count == 1) {
+        return Py_NewRef(values[0]);
+    }
+    Py_ssize_t size = count - 1;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        size += PyBytes_GET_SIZE(values[i]);
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL) {
+        return NULL;
+    }
+    char *w = PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (i > 0) {
+            *w++ = ',';
+        }
+        Py_ssize_t len = PyBytes_GET_SIZE(values[i]);
+        memcpy(w, PyBytes_AS_STRING(values[i]), (size_t)len);
+        w += len;
+    }
+    return out;
+}
+
+PyDoc_STRVAR(encode_fields_doc,
+"encode_fields(headers, /)\n"
+"--\n"
+"\n"
+"_writer.encode_fields for a list or tuple of (name, value) tuples of exact bytes, every name a\n"
+"token and no CR, LF or NUL in a value: (block, content_length, transfer_encoding, connection).\n"
+"Otherwise None, and the Python function decides (and raises).");
+
+static PyObject *
+encode_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 1) {
+        PyErr_Format(PyExc_TypeError, "encode_fields() takes 1 argument (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *given = args[0];
+    PyObject *fields; /* a tuple, immutable, so nothing can change under us while we allocate */
+    if (PyTuple_CheckExact(given)) {
+        fields = Py_NewRef(given);
+    }
+    else if (PyList_CheckExact(given)) {
+        fields = PyList_AsTuple(given);
+        if (fields == NULL) {
+            return NULL;
+        }
+    }
+    else {
+        Py_RETURN_NONE;
+    }
+    const Py_ssize_t count = PyTuple_GET_SIZE(fields);
+    if (count == 0 || count > MAX_FIELDS) {
+        Py_DECREF(fields);
+        Py_RETURN_NONE;
+    }
+    PyObject *block = NULL, *length = NULL, *coding = NULL, *connection = NULL;
+    PyObject *framing[3][MAX_FIELDS]; /* borrowed: held by fields */
+    Py_ssize_t framing_count[3] = {0, 0, 0};
+    Py_ssize_t size = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *pair = PyTuple_GET_ITEM(fields, i);
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            goto defer;
+        }
+        PyObject *name = PyTuple_GET_ITEM(pair, 0);
+        PyObject *value = PyTuple_GET_ITEM(pair, 1);
+        if (!PyBytes_CheckExact(name) || !PyBytes_CheckExact(value)) {
+            goto defer;
+        }
+        const unsigned char *n = (const unsigned char *)PyBytes_AS_STRING(name);
+        const Py_ssize_t name_len = PyBytes_GET_SIZE(name);
+        if (name_len == 0) {
+            goto defer;
+        }
+        for (Py_ssize_t j = 0; j < name_len; j++) {
+            if (!(char_class[n[j]] & TCHAR)) {
+                goto defer; /* RFC 9110 §5.1: not a token */
+            }
+        }
+        /* RFC 9110 §5.5: no CR, LF or NUL in a value (response splitting). */
+        const char *v = PyBytes_AS_STRING(value);
+        const size_t value_len = (size_t)PyBytes_GET_SIZE(value);
+        if (memchr(v, '\r', value_len) || memchr(v, '\n', value_len) || memchr(v, '\0', value_len)) {
+            goto defer;
+        }
+        int kind = framing_kind(n, name_len);
+        if (kind) {
+            framing[kind - 1][framing_count[kind - 1]++] = value;
+        }
+        /* name ": " value CRLF; no overflow: each part is an existing object's size. */
+        size += name_len + PyBytes_GET_SIZE(value) + 4;
+    }
+
+    block = PyBytes_FromStringAndSize(NULL, size);
+    if (block == NULL) {
+        goto error;
+    }
+    char *w = PyBytes_AS_STRING(block);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *pair = PyTuple_GET_ITEM(fields, i);
+        PyObject *name = PyTuple_GET_ITEM(pair, 0);
+        PyObject *value = PyTuple_GET_ITEM(pair, 1);
+        Py_ssize_t len = PyBytes_GET_SIZE(name);
+        memcpy(w, PyBytes_AS_STRING(name), (size_t)len);
+        w += len;
+        *w++ = ':';
+        *w++ = ' ';
+        len = PyBytes_GET_SIZE(value);
+        memcpy(w, PyBytes_AS_STRING(value), (size_t)len);
+        w += len;
+        *w++ = '\r';
+        *w++ = '\n';
+    }
+    length = joined(framing[0], framing_count[0]);
+    if (length == NULL) {
+        goto error;
+    }
+    coding = joined(framing[1], framing_count[1]);
+    if (coding == NULL) {
+        goto error;
+    }
+    connection = joined(framing[2], framing_count[2]);
+    if (connection == NULL) {
+        goto error;
+    }
+    PyObject *result = PyTuple_New(4);
+    if (result == NULL) {
+        goto error;
+    }
+    PyTuple_SET_ITEM(result, 0, block);
+    PyTuple_SET_ITEM(result, 1, length);
+    PyTuple_SET_ITEM(result, 2, coding);
+    PyTuple_SET_ITEM(result, 3, connection);
+    Py_DECREF(fields);
+    return result;
+
+error:
+    Py_XDECREF(block);
+    Py_XDECREF(length);
+    Py_XDECREF(coding);
+    Py_XDECREF(connection);
+    Py_DECREF(fields);
+    return NULL;
+
+defer:
+    Py_DECREF(fields);
+    Py_RETURN_NONE;
+}
+
 static int
 speedups_exec(PyObject *module)
 {
@@ -493,6 +681,7 @@ speedups_free(void *module)
 
 static PyMethodDef speedups_methods[] = {
     {"parse_head", (PyCFunction)(void (*)(void))parse_head, METH_FASTCALL, parse_head_doc},
+    {"encode_fields", (PyCFunction)(void (*)(void))encode_fields, METH_FASTCALL, encode_fields_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,6 +1,9 @@
-# The optional compiled accelerator (_speedups.c); the Python parser is the reference.
+# The optional compiled accelerator (_speedups.c); the Python parser and _writer.encode_fields are
+# the reference.
 
+from ._events import Headers
 from ._parser import NamesCache
+from ._writer import Encoded
 
 def parse_head(
     data: bytes,
@@ -14,3 +17,4 @@ def parse_head(
     tuple[bytes, bytes, bytes, list[tuple[bytes, bytes]], list[bytes], tuple[bytes, ...], int]
     | None
 ): ...
+def encode_fields(headers: Headers, /) -> Encoded | None: ...
