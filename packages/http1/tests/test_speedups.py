@@ -9,8 +9,8 @@ target form or version, no fields, more than it handles), but it must take the c
 The encoder has the same contract: the same 4-tuple as the reference, or None, and None whenever
 the reference raises.
 
-The rest of the suite runs on both paths (conftest.py); these tests call the function directly,
-so they run once, in the "compiled" pass.
+The rest of the suite runs on both paths (conftest.py); these tests call the compiled functions
+directly (the conftest still runs them twice, as every module).
 """
 
 from __future__ import annotations
@@ -35,12 +35,6 @@ from asgiserver.http1._writer import encode_fields
 Head = tuple[bytes, bytes, bytes, list[tuple[bytes, bytes]], list[bytes], tuple[bytes, ...], int]
 NO_CACHE: NamesCache = ((), [], frozenset())
 DEFAULT = Limits()
-
-
-@pytest.fixture(autouse=True)
-def _compiled_pass_only(head_parser: str) -> None:
-    if head_parser != "compiled":
-        pytest.skip("calls the compiled function directly: once is enough")
 
 
 def compiled() -> Callable[..., Head | None]:
