@@ -13,7 +13,13 @@ from _helpers import normalize, split_at
 from _strategies import MUTATIONS, Wire, cuts_for, pipelines, requests
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from asgiserver.http1 import (
     ConnectionClosed,
@@ -309,7 +315,9 @@ class ConnectionMachine(RuleBasedStateMachine):
             assert self.conn.their_state is State.ERROR and not self.conn.keep_alive
 
 
-ConnectionMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=20, deadline=None
-)
-TestConnectionMachine = ConnectionMachine.TestCase
+def test_connection_machine() -> None:
+    # A function, not ConnectionMachine.TestCase: unittest classes cannot take the conftest
+    # fixture that runs the suite with each head parser (compiled and pure).
+    run_state_machine_as_test(
+        ConnectionMachine, settings=settings(max_examples=60, stateful_step_count=20, deadline=None)
+    )

@@ -36,6 +36,19 @@ from ._parser import (
 from ._state import ConnectionState, Input, State
 from ._writer import STATUS_LINES, encode_fields, status_line
 
+# The compiled accelerator if the install built it (a C compiler was there), else None and the
+# Python parser, which is the reference, does all the work.  parse_head only takes a complete,
+# valid, common head; for anything else it returns None and the Python path below decides.  The
+# tests set this name to None to run the whole suite on the pure path too.
+# fast_encode_fields is the same for a response's fields: common input only, else None and
+# _writer.encode_fields (the reference) decides.
+try:
+    from ._speedups import encode_fields as fast_encode_fields
+    from ._speedups import parse_head
+except ImportError:  # pragma: no cover - built without a compiler
+    parse_head = None  # type: ignore[assignment]
+    fast_encode_fields = None  # type: ignore[assignment]
+
 __all__ = ["ServerConnection"]
 
 # What the reader expects next (body modes in _body).  Per-chunk bookkeeping, not protocol
@@ -417,6 +430,22 @@ class ServerConnection(BodyReader):
                         self._scan = 0
                     line = self._line
                     if line is None:
+                        if parse_head is not None:
+                            shape = self._shape
+                            head = parse_head(
+                                data,
+                                pos,
+                                limits.max_request_line_bytes,
+                                limits.max_header_bytes,
+                                limits.max_header_count,
+                                shape.cache,
+                            )
+                            if head is not None:
+                                method, target, version, headers, names, raw, e = head
+                                if names is not shape.cache[1]:
+                                    shape = self._shape = _Shape(raw, names)
+                                pos = self._on_request(method, target, version, headers, shape, e)
+                                continue
                         # Fast path: the whole head is here, found with two find() calls.
                         le = data.find(b"\r\n", pos, pos + limits.max_request_line_bytes + 2)
                         if le >= 0:
@@ -459,18 +488,29 @@ class ServerConnection(BodyReader):
     ) -> int:
         """Emit the Request whose head ends at ``e`` (request line ends at ``le``); set up body
         reading; return ``e``."""
-        self._scan = 0
         if e == le + 4:
-            headers: list[tuple[bytes, bytes]] = []
-            names: list[bytes] = []
-            shape = _NO_FIELDS
-        else:
-            shape = self._shape
-            headers, names, raw = parse_fields(
-                data[le + 2 : e - 4], self._limits.max_header_count, shape.cache
-            )
-            if names is not shape.cache[1]:
-                shape = self._shape = _Shape(raw, names)
+            return self._on_request(method, target, version, [], _NO_FIELDS, e)
+        shape = self._shape
+        headers, names, raw = parse_fields(
+            data[le + 2 : e - 4], self._limits.max_header_count, shape.cache
+        )
+        if names is not shape.cache[1]:
+            shape = self._shape = _Shape(raw, names)
+        return self._on_request(method, target, version, headers, shape, e)
+
+    def _on_request(
+        self,
+        method: bytes,
+        target: bytes,
+        version: bytes,
+        headers: list[tuple[bytes, bytes]],
+        shape: _Shape,
+        e: int,
+    ) -> int:
+        """Emit the Request with these parts (``shape`` describes the names of ``headers``),
+        whose head ends at ``e``; set up body reading; return ``e``."""
+        self._scan = 0
+        names = shape.cache[1]
         present = shape.present
         http10 = version == b"1.0"
 
@@ -668,7 +708,10 @@ class ServerConnection(BodyReader):
         line = STATUS_LINES.get(status) if not reason else None
         if line is None:
             line = status_line(status, reason)
-        block, length_value, coding, connection = encode_fields(headers)
+        encoded = None if fast_encode_fields is None else fast_encode_fields(headers)
+        block, length_value, coding, connection = (
+            encode_fields(headers) if encoded is None else encoded
+        )
         cs = self._cs
         keep_alive = cs.keep_alive
         if (
