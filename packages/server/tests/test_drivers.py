@@ -592,3 +592,38 @@ def test_h2_request_body_credit_follows_the_app() -> None:
         await harness.finish()
 
     asyncio.run(main())
+
+
+# ---- the worker's record of running requests -----------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_running_request_is_tracked_as_its_own_task_and_dropped_when_it_ends(
+    protocol: str,
+) -> None:
+    """The drain waits for (and at its end cancels) `state.tasks`: a request's task is in it while
+    the app runs, is the task the app sees as `asyncio.current_task()` (anyio needs that), and is
+    gone once the app returns (`cycle_done()` finds it without being told which it is)."""
+    release = asyncio.Event()
+    seen: list[asyncio.Task[Any] | None] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(asyncio.current_task())
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    async def main() -> None:
+        harness = Harness(protocol, app)
+        harness.feed(request(protocol))
+        await harness.settle()
+        assert len(seen) == 1 and seen[0] is not None
+        assert harness.state.tasks == {seen[0]} and harness.state.inflight == 1
+        release.set()
+        await harness.settle()
+        assert harness.response()[2] == b"done"
+        assert harness.state.tasks == set() and harness.state.inflight == 0
+        assert harness.state.total_requests == 1
+        await harness.finish()
+
+    asyncio.run(main())

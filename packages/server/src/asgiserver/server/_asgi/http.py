@@ -211,12 +211,13 @@ class HTTPCycle:
             raise ASGIProtocolError(f"invalid response status {status!r}")
         # Checked and finished now, so a bad field fails this send() though the head waits for
         # the body; the protocol package checks the bytes themselves when it writes them.
-        headers, has_length = self.defaults.finish(status, message.get("headers", ()))
+        sent_headers = message.get("headers", ())  # one lookup: finish() and the access log
+        headers, has_length = self.defaults.finish(status, sent_headers)
         trailers = bool(message.get("trailers", False))
         self._length_framed = has_length
         self.response_started = True
         self.status = status
-        self.response_headers = message.get("headers")
+        self.response_headers = sent_headers
         self.expect_trailers = trailers
         # RFC 9110 §9.3.2, §15.3.5, §15.4.5: HEAD, 204 and 304 responses carry no content.
         self._no_body = status == 204 or status == 304 or self.scope.get("method") == "HEAD"

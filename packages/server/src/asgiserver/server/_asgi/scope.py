@@ -131,8 +131,16 @@ class ScopeBuilder:
             "query_string": query,
             "headers": headers,
             "state": self.app_state.copy(),
-            "extensions": http_extensions(tls),
+            # http_extensions(tls), inline (the hot path): fresh dicts, as apps may add to them.
+            "extensions": {
+                "http.response.trailers": {},
+                "http.response.early_hint": {},
+                "http.response.pathsend": {},
+                "http.response.zerocopysend": {},
+            },
         }
+        if tls is not None:
+            scope["extensions"]["tls"] = tls
         if trusted:
             self.proxy.apply(scope)  # type: ignore[union-attr]
         return scope

@@ -94,6 +94,7 @@ def http_driver_factory(services: Services) -> DriverFactory:
 
 class H1Driver:
     __slots__ = (
+        "_corked",
         "_denial_status",
         "_h2",
         "_preface",
@@ -134,6 +135,7 @@ class H1Driver:
         self.request_version = b"1.1"
         self.last_body_time = 0.0
         self._denial_status = 0
+        self._corked = False  # sink.hold() was called: flush() has something to release
         self.trusted = services.scopes.trusts_peer(sink.client)
         self.tls = sink.tls_extension() if sink.secure else None
         self.client = sink.client  # the resolved client of the request, for the access log
@@ -246,7 +248,9 @@ class H1Driver:
         if limit is not None and services.inflight >= limit:
             self._reject(503)
             return
-        cycle = self.cycle = HTTPCycle(scope, self, services.defaults, False, sink.time())
+        # The start time is only read by the access log and the metrics.
+        start = sink.time() if services.access_log or services.metrics is not None else 0.0
+        cycle = self.cycle = HTTPCycle(scope, self, services.defaults, False, start)
         if services.shutting_down:
             cycle.shutdown()  # served during the shutdown grace: the drain applies to it too
         self._starting = cycle.run(services.app, services.config.timeout_request)
@@ -552,10 +556,13 @@ class H1Driver:
             sink.arm(HEAD_TIMER, services.config.timeout_request_head)
             if events:
                 sink.hold(CORK_SECONDS)  # pipelined requests are queued: batch their responses
+                self._corked = True
                 # Handle them on the next loop turn, never recursively.
                 sink.call_soon(self._handle_events, events)
         else:
-            sink.flush()
+            if self._corked:  # two calls saved on every unpipelined response
+                self._corked = False
+                sink.flush()  # a no-op when the cork's timer already released it
             sink.arm(KEEPALIVE_TIMER, services.config.timeout_keep_alive)
 
     def _peer(self) -> str:
