@@ -548,12 +548,13 @@ class H1Driver:
         if sink.read_paused:
             sink.resume_reading()
         events = conn.events_received()
-        if conn.pending_bytes or events:
+        if events:
+            # A pipelined request is already whole (its head was parsed): no head deadline for it.
+            sink.hold(CORK_SECONDS)  # pipelined requests are queued: batch their responses
+            # Handle them on the next loop turn, never recursively.
+            sink.call_soon(self._handle_events, events)
+        elif conn.pending_bytes:
             sink.arm(HEAD_TIMER, services.config.timeout_request_head)
-            if events:
-                sink.hold(CORK_SECONDS)  # pipelined requests are queued: batch their responses
-                # Handle them on the next loop turn, never recursively.
-                sink.call_soon(self._handle_events, events)
         else:
             sink.flush()
             sink.arm(KEEPALIVE_TIMER, services.config.timeout_keep_alive)
