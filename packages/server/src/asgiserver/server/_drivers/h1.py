@@ -262,9 +262,10 @@ class H1Driver:
         cycle = self.cycle
         if cycle is None or cycle.response_complete:
             return  # a body nobody will read; the connection closes after this response
-        self.last_body_time = self.sink.time()
-        if cycle.feed_body(data) > HIGH_WATER and not self.sink.read_paused:
-            self.sink.pause_reading()
+        sink = self.sink
+        self.last_body_time = sink.time()
+        if cycle.feed_body(data) > HIGH_WATER and not sink.read_paused:
+            sink.pause_reading()
 
     def _on_failed(self, error: http1.RemoteProtocolError) -> None:
         logger.info(
