@@ -37,7 +37,9 @@ async def answer(send: Any, body: bytes) -> None:
 def test_queued_responses_are_joined_even_when_each_takes_a_while() -> None:
     """Each request costs a little CPU (0.3 ms, as under load, where the loop's turns get long):
     the responses still go out in two writes, the first at once and the rest when the queue is
-    empty, not one write each (a send per response costs more than the response on loopback)."""
+    empty, not one write each (a send per response costs more than the response on loopback).
+    On a machine so loaded that the batch outlasts the cork, each cork period may add a write:
+    that is the bound the cork promises."""
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         until = time.perf_counter() + 0.0003
@@ -48,15 +50,17 @@ def test_queued_responses_are_joined_even_when_each_takes_a_while() -> None:
     async def main() -> None:
         harness = Harness("http", app)
         sizes = counted_writes(harness)
+        started = time.perf_counter()
         harness.feed(b"".join(get(f"r{i:02d}") for i in range(16)))
         for _ in range(200):
             await asyncio.sleep(0)
             if bytes(harness.transport.out).count(b"HTTP/1.1 200") == 16:
                 break
+        elapsed = time.perf_counter() - started
         out = bytes(harness.transport.out)
         bodies = [out.find(b"/r%02d" % i) for i in range(16)]
         assert -1 not in bodies and bodies == sorted(bodies)  # all of them, in order
-        assert len(sizes) <= 2, sizes
+        assert len(sizes) <= 2 + int(elapsed / CORK_SECONDS), (sizes, elapsed)
         await harness.finish()
 
     asyncio.run(main())
