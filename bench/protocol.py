@@ -3,9 +3,14 @@ transport, driven by the same event loop, serving the same app. Shows the Python
 top of its parser; the wrk runs in servers.py show the whole picture.
 
     python bench/protocol.py [--requests 20000] [--repeats 5] [--loop uvloop|asyncio] [--json PATH]
-        [--servers asgiserver,uvicorn-httptools] [--metrics] [--request browser|plaintext]
+        [--servers asgiserver,uvicorn-httptools] [--metrics]
+        [--request browser|plaintext|post64k|pipelined] [--read-size 65536]
 
 `--request plaintext` sends wrk's short GET (two lines) instead of the browser-like request.
+`--request post64k` sends what wrk's post64k scenario sends (a POST to /echo with a 64 KiB body and
+Content-Length), handed to the server in reads of `--read-size` bytes as the kernel would; the app
+echoes the body back. `--request pipelined` sends 16 plaintext GETs in one read, as wrk's pipelined
+scenario does; each of the 16 counts as a request.
 
 `--metrics` turns on asgiserver's request counters (what `--metrics ADDRESS` costs a worker).
 
@@ -44,24 +49,51 @@ REQUEST = (
     b"\r\n"
 )
 PLAINTEXT = b"GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n"  # what wrk sends
-REQUESTS = {"browser": REQUEST, "plaintext": PLAINTEXT}
+# wrk's post64k: 64 KiB of "a". The last 16 bytes differ so that the transport can tell the end of an
+# echoed body from its middle without counting bytes.
+END_OF_BODY = b"<end-of-body-64k"
+POST_BODY = b"a" * (65536 - len(END_OF_BODY)) + END_OF_BODY
+POST64K = (
+    b"POST /echo HTTP/1.1\r\n"
+    b"Host: localhost:8000\r\n"
+    b"Content-Type: application/octet-stream\r\n"
+    b"Content-Length: 65536\r\n"
+    b"\r\n" + POST_BODY
+)
+PIPELINE_DEPTH = 16  # wrk's pipelined scenario: 16 GETs written at once
+PIPELINED = b"GET / HTTP/1.1\r\nHost: localhost:8000\r\n\r\n" * PIPELINE_DEPTH
+REQUESTS = {"browser": REQUEST, "plaintext": PLAINTEXT, "post64k": POST64K, "pipelined": PIPELINED}
+# What ends each response of a scenario, and how many requests one send of its bytes carries.
+RESPONSE_ENDS = {"post64k": END_OF_BODY}
+REQUESTS_PER_SEND = {"pipelined": PIPELINE_DEPTH}
 
 
 class FakeTransport:
-    """Enough of asyncio.Transport for a protocol; a response is complete when its body arrived."""
+    """Enough of asyncio.Transport for a protocol; the waiter is woken when `expected` responses
+    have ended (a write ends with the response's last bytes and holds that many of them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, response_end: bytes = b"Hello, world!") -> None:
         self.waiter: asyncio.Future[None] | None = None
         self.written = 0
         self.closed = False
+        self.response_end = response_end
+        self.expected = 1
+        self.responses = 0
 
     def write(self, data: bytes) -> None:
         self.written += len(data)
-        if data.endswith(b"Hello, world!") and self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
+        end = self.response_end
+        if data.endswith(end):
+            # Pipelined responses may come joined into one write.
+            self.responses += data.count(end) if len(data) < 4096 else 1
+            waiter = self.waiter
+            if self.responses >= self.expected and waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
     def writelines(self, chunks: list[bytes]) -> None:
-        self.write(b"".join(chunks))
+        # As uvloop's: the pieces are handed to one writev() without being joined.
+        for data in chunks:
+            self.write(data)
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 8000)}.get(
@@ -147,21 +179,35 @@ def h2_requests(count: int) -> list[bytes]:
 
 
 async def drive(
-    factory: Any, requests: int, http2: bool = False, request: bytes = REQUEST
+    factory: Any,
+    requests: int,
+    http2: bool = False,
+    scenario: str = "browser",
+    read_size: int = 65536,
 ) -> float:
+    """Send `requests` requests (the last send may carry a few more when one send holds several)
+    and return the microseconds each took."""
     loop = asyncio.get_running_loop()
     protocol = factory(loop)
-    transport = FakeTransport()
+    transport = FakeTransport(RESPONSE_ENDS.get(scenario, b"Hello, world!"))
     protocol.connection_made(transport)  # type: ignore[arg-type]
-    wire = h2_requests(requests) if http2 else [request] * requests
+    per_send = REQUESTS_PER_SEND.get(scenario, 1)
+    sends = -(-requests // per_send)
+    request = REQUESTS[scenario]
+    # The reads one send arrives in: a kernel hands a large request over in pieces.
+    reads = [request[i : i + read_size] for i in range(0, len(request), read_size)]
+    wire = [[data] for data in h2_requests(requests)] if http2 else [reads] * sends
     start = time.perf_counter()
-    for data in wire:
+    for pieces in wire:
         waiter = transport.waiter = loop.create_future()
-        protocol.data_received(data)
+        transport.responses = 0
+        transport.expected = per_send
+        for data in pieces:
+            protocol.data_received(data)
         await waiter
     elapsed = time.perf_counter() - start
     protocol.connection_lost(None)
-    return elapsed / requests * 1e6
+    return elapsed / (sends * per_send) * 1e6
 
 
 def main() -> int:
@@ -174,6 +220,7 @@ def main() -> int:
     parser.add_argument("--http2", action="store_true", help="asgiserver over HTTP/2 (h2c)")
     parser.add_argument("--metrics", action="store_true", help="asgiserver counts for --metrics")
     parser.add_argument("--request", choices=list(REQUESTS), default="browser")
+    parser.add_argument("--read-size", type=int, default=65536, help="bytes per read (post64k)")
     args, _ = parser.parse_known_args()
     if args.metrics:
         METRICS[0] = "127.0.0.1:0"  # nothing listens here: only the workers' counters are on
@@ -191,14 +238,16 @@ def main() -> int:
             continue
         try:
             with asyncio.Runner(loop_factory=new_loop) as runner:
-                runner.run(drive(factory, 10, args.http2, REQUESTS[args.request]))
+                runner.run(drive(factory, 10, args.http2, args.request, args.read_size))
             available[name] = factory
         except ImportError as exc:
             print(f"{name}: not installed ({exc})")
     for _ in range(args.repeats):  # interleaved rounds, best of each
         for name, factory in available.items():
             with asyncio.Runner(loop_factory=new_loop) as runner:
-                us = runner.run(drive(factory, args.requests, args.http2, REQUESTS[args.request]))
+                us = runner.run(
+                    drive(factory, args.requests, args.http2, args.request, args.read_size)
+                )
             best[name] = min(best.get(name, float("inf")), us)
     ours_us = best.get("asgiserver")
     print(f"\nper-request protocol cost on a fake transport ({args.loop}), best of {args.repeats}:")

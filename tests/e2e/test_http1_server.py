@@ -94,6 +94,27 @@ def test_ten_megabyte_upload_and_download(server: ServerProcess) -> None:
         assert len(response.content) == 10 * 2**20
 
 
+def test_pipelined_echoes_around_the_join_size_come_back_whole_and_in_order(
+    server: ServerProcess,
+) -> None:
+    """Responses just under and over the size up to which head and body are joined into one write
+    (16 KiB), and a 64 KiB one, pipelined with GETs: each body comes back byte for byte, in order."""
+    sizes = [16 * 1024 - 200, 16 * 1024 + 1, 64 * 1024]
+    payloads = [bytes(range(256)) * (size // 256) + b"x" * (size % 256) for size in sizes]
+    wire = b""
+    for payload in payloads:
+        wire += b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n\r\n" % len(payload)
+        wire += payload + get("/")
+    with server.connect() as sock:
+        sock.sendall(wire)
+        for payload in payloads:
+            head, body = read_response(sock)
+            assert head.startswith(b"HTTP/1.1 200 ")
+            assert body == payload
+            head, body = read_response(sock)
+            assert body == b"hello"
+
+
 def test_expect_100_continue_is_sent_only_when_the_app_reads(server: ServerProcess) -> None:
     with server.connect() as sock:
         sock.sendall(

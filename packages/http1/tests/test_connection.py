@@ -227,6 +227,25 @@ class TestPipelining:
         assert seen == [b"/%d" % i for i in range(300)]
         assert conn.pending_bytes == 0 and states(conn) == (State.IDLE, State.IDLE)
 
+    def test_sized_body_reads_are_handed_on_uncopied(self) -> None:
+        """The reads in the middle of a Content-Length body come out as the very objects that
+        went in; the read that ends the body is cut at its end, and the request behind it waits."""
+        body = bytes(range(256)) * 256  # 64 KiB
+        head = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body)
+        wire = head + body + get(b"/next")
+        reads = [wire[i : i + 16384] for i in range(0, len(wire), 16384)]
+        conn = ServerConnection()
+        events = []
+        for data in reads:
+            conn.receive_data(data)
+            events += conn.events_received()
+        assert isinstance(events[0], Request) and isinstance(events[-1], EndOfMessage)
+        pieces = [event.data for event in events if isinstance(event, Data)]
+        assert b"".join(pieces) == body
+        assert all(piece is read for piece, read in zip(pieces[1:-1], reads[1:-1], strict=True))
+        respond(conn, 200, [(b"content-length", b"0")])
+        assert conn.events_received()[0].target == b"/next"  # type: ignore[union-attr]
+
     def test_partial_pipelined_request_completes_later(self) -> None:
         conn = ServerConnection()
         conn.receive_data(GET + b"GET /2 HTTP/1.1\r\nHo")

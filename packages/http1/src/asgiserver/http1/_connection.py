@@ -257,6 +257,12 @@ class ServerConnection(BodyReader):
             return
         if type(data) is not bytes:
             data = bytes(data)
+        if mode == FIXED and len(data) < self._remaining:
+            # The middle of a Content-Length body (every read of a large upload but its last):
+            # the whole read is body, handed on as it is. Nothing is buffered in this mode.
+            self._events.append(Data(data))
+            self._remaining -= len(data)
+            return
         buf = self._buf
         if buf:
             buf += data

@@ -106,9 +106,11 @@ class HTTPCycle:
     def feed_body(self, data: bytes) -> int:
         """Queue request body bytes; returns how many are buffered, for read flow control."""
         self._body.append(data)
-        self._body_size += len(data)
-        self._wake()
-        return self._body_size
+        size = self._body_size = self._body_size + len(data)
+        waiter = self._waiter  # _wake(), inline: called for every read of a body
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        return size
 
     def end_body(self) -> None:
         self.body_complete = True

@@ -266,9 +266,10 @@ class H1Driver:
         cycle = self.cycle
         if cycle is None or cycle.response_complete:
             return  # a body nobody will read; the connection closes after this response
-        self.last_body_time = self.sink.time()
-        if cycle.feed_body(data) > HIGH_WATER and not self.sink.read_paused:
-            self.sink.pause_reading()
+        sink = self.sink
+        self.last_body_time = sink.time()
+        if cycle.feed_body(data) > HIGH_WATER and not sink.read_paused:
+            sink.pause_reading()
 
     def _on_failed(self, error: http1.RemoteProtocolError) -> None:
         logger.info(
@@ -552,13 +553,14 @@ class H1Driver:
         if sink.read_paused:
             sink.resume_reading()
         events = conn.events_received()
-        if conn.pending_bytes or events:
+        if events:
+            # A pipelined request is already whole (its head was parsed): no head deadline for it.
+            sink.hold(CORK_SECONDS)  # pipelined requests are queued: batch their responses
+            self._corked = True
+            # Handle them on the next loop turn, never recursively.
+            sink.call_soon(self._handle_events, events)
+        elif conn.pending_bytes:
             sink.arm(HEAD_TIMER, services.config.timeout_request_head)
-            if events:
-                sink.hold(CORK_SECONDS)  # pipelined requests are queued: batch their responses
-                self._corked = True
-                # Handle them on the next loop turn, never recursively.
-                sink.call_soon(self._handle_events, events)
         else:
             if self._corked:  # two calls saved on every unpipelined response
                 self._corked = False

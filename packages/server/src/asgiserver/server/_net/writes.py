@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-JOIN_LIMIT = 256 * 1024  # responses up to this size are joined into one write
+JOIN_LIMIT = 256 * 1024  # held (corked) bytes past this are written at once
+# Pieces up to this size in all are copied into one bytes object for one write(); larger ones (a
+# head and a 64 KiB body) go to writelines() as they are: uvloop sends them with one writev()
+# without copying, asyncio uses one sendmsg() on 3.12+ (and joins them itself on 3.11). Below it,
+# the copy is cheaper than a transport's bookkeeping per buffer.
+COPY_LIMIT = 16 * 1024
 
 
 class SentBytes(Protocol):
@@ -77,9 +82,7 @@ class WriteBatcher:
                     size = len(data)
                 else:
                     size = sum(map(len, chunks))
-                    if size <= JOIN_LIMIT:
-                        # One send() for a head and a small body: writelines() costs a syscall
-                        # per piece.
+                    if size <= COPY_LIMIT:
                         transport.write(b"".join(chunks))
                     else:
                         transport.writelines(chunks)
