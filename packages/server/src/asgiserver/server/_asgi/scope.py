@@ -131,16 +131,8 @@ class ScopeBuilder:
             "query_string": query,
             "headers": headers,
             "state": self.app_state.copy(),
-            # http_extensions(tls), inline (the hot path): fresh dicts, as apps may add to them.
-            "extensions": {
-                "http.response.trailers": {},
-                "http.response.early_hint": {},
-                "http.response.pathsend": {},
-                "http.response.zerocopysend": {},
-            },
+            "extensions": http_extensions(tls),
         }
-        if tls is not None:
-            scope["extensions"]["tls"] = tls
         if trusted:
             self.proxy.apply(scope)  # type: ignore[union-attr]
         return scope
