@@ -206,7 +206,7 @@ class H1Driver:
         starting = self._starting
         if starting is not None:
             # Started once the whole read is handled: the body that came with the head is already
-            # in the cycle, and an app that runs eagerly (3.12+) sees a complete GET as complete.
+            # in the cycle when the app's task first runs.
             self._starting = None
             self.services.start_cycle(starting)
         sink = self.sink
