@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -220,7 +221,11 @@ def test_many_entries_each_fire_once_in_order(run: Runner) -> None:
         for probe in moved:
             probe.deadline += 0.05
         await until(lambda: len(log) == len(probes) - len(dropped))
-        assert log == sorted(log, key=lambda probe: probe.deadline)
+        # In deadline order, within EARLY_TOLERANCE: when a loaded loop runs a bucket tens of ms
+        # late, a moved entry visited there may be due within the tolerance and fire at once,
+        # ahead of an entry whose deadline is a little earlier but whose bucket has not come.
+        for earlier, later in itertools.pairwise(log):
+            assert later.deadline >= earlier.deadline - EARLY_TOLERANCE
         assert {id(probe) for probe in log} == {id(probe) for probe in probes[1::3] + probes[2::3]}
         for probe in log:
             assert probe.fired_at is not None
