@@ -233,28 +233,26 @@ class _Connection:
             payload = text.encode()
         except UnicodeEncodeError:
             raise LocalProtocolError("text is not encodable as UTF-8") from None
-        n = len(payload)
-        if n < 126 and self._plain_out and self._state is _OPEN:
-            out = self._out
-            if out is None:
-                self._out = [_TEXT_HEADERS[n] + payload]
-            else:
-                out.append(_TEXT_HEADERS[n] + payload)
-        else:
-            self._send_message(0x80 | OP_TEXT, payload)
+        self._send_data_message(_TEXT_HEADERS, OP_TEXT, payload)
 
     def send_bytes(self, data: bytes) -> None:
         """``send(BytesMessage(data))`` without the event object, and for a server's small frame
         without the general path."""
-        n = len(data)
+        self._send_data_message(_BINARY_HEADERS, OP_BINARY, data)
+
+    def _send_data_message(self, headers: tuple[bytes, ...], opcode: int, payload: bytes) -> None:
+        """One whole message; a server's small unmasked, uncompressed frame takes its header from
+        ``headers`` (by length), anything else goes through ``_send_message``."""
+        n = len(payload)
         if n < 126 and self._plain_out and self._state is _OPEN:
+            frame = headers[n] + payload
             out = self._out
             if out is None:
-                self._out = [_BINARY_HEADERS[n] + data]
+                self._out = [frame]
             else:
-                out.append(_BINARY_HEADERS[n] + data)
+                out.append(frame)
         else:
-            self._send_message(0x80 | OP_BINARY, data)
+            self._send_message(0x80 | opcode, payload)
 
     # -- internals -----------------------------------------------------------------------------
 

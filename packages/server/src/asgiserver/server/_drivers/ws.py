@@ -130,21 +130,19 @@ class WSChannel:
 
     def send_text(self, text: str) -> None:
         self.conn.send_text(text)  # type: ignore[union-attr]
-        held = self._held
-        if not held:
-            self.sink.call_soon(self._write_held)
-        held += len(text) + FRAME_ROOM
-        if held > HOLD_LIMIT:
-            self._write_held()
-            held = 1  # nothing waits now, but _write_held is still scheduled
-        self._held = held
+        self._hold(len(text))
 
     def send_bytes(self, data: bytes) -> None:
         self.conn.send_bytes(data)  # type: ignore[union-attr]
+        self._hold(len(data))
+
+    def _hold(self, size: int) -> None:
+        """A message of about `size` bytes waits in `conn`: written by `_write_held` at the end of
+        this loop iteration, or at once past HOLD_LIMIT."""
         held = self._held
         if not held:
             self.sink.call_soon(self._write_held)
-        held += len(data) + FRAME_ROOM
+        held += size + FRAME_ROOM
         if held > HOLD_LIMIT:
             self._write_held()
             held = 1  # nothing waits now, but _write_held is still scheduled
