@@ -94,7 +94,6 @@ def http_driver_factory(services: Services) -> DriverFactory:
 
 class H1Driver:
     __slots__ = (
-        "_corked",
         "_denial_status",
         "_h2",
         "_preface",
@@ -135,7 +134,6 @@ class H1Driver:
         self.request_version = b"1.1"
         self.last_body_time = 0.0
         self._denial_status = 0
-        self._corked = False  # sink.hold() was called: flush() has something to release
         self.trusted = services.scopes.trusts_peer(sink.client)
         self.tls = sink.tls_extension() if sink.secure else None
         self.client = sink.client  # the resolved client of the request, for the access log
@@ -556,15 +554,12 @@ class H1Driver:
         if events:
             # A pipelined request is already whole (its head was parsed): no head deadline for it.
             sink.hold(CORK_SECONDS)  # pipelined requests are queued: batch their responses
-            self._corked = True
             # Handle them on the next loop turn, never recursively.
             sink.call_soon(self._handle_events, events)
         elif conn.pending_bytes:
             sink.arm(HEAD_TIMER, services.config.timeout_request_head)
         else:
-            if self._corked:  # two calls saved on every unpipelined response
-                self._corked = False
-                sink.flush()  # a no-op when the cork's timer already released it
+            sink.flush()  # pipelined responses held by the cork (a no-op when none are)
             sink.arm(KEEPALIVE_TIMER, services.config.timeout_keep_alive)
 
     def _peer(self) -> str:
