@@ -68,27 +68,14 @@ RESPONSE_ENDS = {"post64k": END_OF_BODY}
 REQUESTS_PER_SEND = {"pipelined": PIPELINE_DEPTH}
 
 
-class FakeTransport:
-    """Enough of asyncio.Transport for a protocol; the waiter is woken when `expected` responses
-    have ended (a write ends with the response's last bytes and holds that many of them)."""
+class StubTransport:
+    """Enough of asyncio.Transport for a server's protocol; subclasses count what `write` gets.
+    (bench/ws_protocol.py uses it too.)"""
 
-    def __init__(self, response_end: bytes = b"Hello, world!") -> None:
-        self.waiter: asyncio.Future[None] | None = None
-        self.written = 0
-        self.closed = False
-        self.response_end = response_end
-        self.expected = 1
-        self.responses = 0
+    closed = False
 
     def write(self, data: bytes) -> None:
-        self.written += len(data)
-        end = self.response_end
-        if data.endswith(end):
-            # Pipelined responses may come joined into one write.
-            self.responses += data.count(end) if len(data) < 4096 else 1
-            waiter = self.waiter
-            if self.responses >= self.expected and waiter is not None and not waiter.done():
-                waiter.set_result(None)
+        raise NotImplementedError
 
     def writelines(self, chunks: list[bytes]) -> None:
         # As uvloop's: the pieces are handed to one writev() without being joined.
@@ -109,22 +96,54 @@ class FakeTransport:
     def pause_reading(self) -> None: ...
     def resume_reading(self) -> None: ...
     def set_protocol(self, protocol: object) -> None: ...
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None: ...
+
     def abort(self) -> None:
         self.closed = True
+
+
+class FakeTransport(StubTransport):
+    """Enough of asyncio.Transport for a protocol; the waiter is woken when `expected` responses
+    have ended (a write ends with the response's last bytes and holds that many of them)."""
+
+    def __init__(self, response_end: bytes = b"Hello, world!") -> None:
+        self.waiter: asyncio.Future[None] | None = None
+        self.written = 0
+        self.response_end = response_end
+        self.expected = 1
+        self.responses = 0
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+        end = self.response_end
+        if data.endswith(end):
+            # Pipelined responses may come joined into one write.
+            self.responses += data.count(end) if len(data) < 4096 else 1
+            waiter = self.waiter
+            if self.responses >= self.expected and waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
 
 METRICS: list[str | None] = [None]  # --metrics: an address turns the counters on
 
 
-def ours(loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
+def asgiserver_protocol(loop: asyncio.AbstractEventLoop, **options: Any) -> asyncio.Protocol:
+    """asgiserver's protocol object, as a worker makes it, for `app` with these Config options."""
     from asgiserver.server._config import Config
     from asgiserver.server._process.worker import WorkerState
 
-    # One connection carries every request: lift the per-connection cap of HTTP/2 (default 1000).
-    config = Config(app=app, access_log=False, h2_max_requests=10**9, metrics=METRICS[0])
-    state = WorkerState(config, app, loop)
+    state = WorkerState(Config(app=app, access_log=False, **options), app, loop)
     state.access_log = False
     return state.protocol_factory()()
+
+
+def ours(loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
+    # One connection carries every request: lift the per-connection cap of HTTP/2 (default 1000).
+    return asgiserver_protocol(loop, h2_max_requests=10**9, metrics=METRICS[0])
 
 
 def uvicorn_httptools(loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:

@@ -23,11 +23,10 @@ import asyncio
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from app import app
+from protocol import StubTransport, asgiserver_protocol
 
 HANDSHAKE = (
     b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -36,7 +35,7 @@ HANDSHAKE = (
 MASK = b"\x37\xfa\x21\x3d"  # any client mask (RFC 6455 §5.3); fixed so every run is the same
 
 
-class FakeTransport:
+class FakeTransport(StubTransport):
     """Enough of asyncio.Transport for the connection; the waiter is woken once `target` bytes in
     all have been written."""
 
@@ -44,7 +43,6 @@ class FakeTransport:
         self.waiter: asyncio.Future[None] | None = None
         self.written = 0
         self.target = 0
-        self.closed = False
         self.head = bytearray()  # the first bytes written: the handshake's answer
 
     def write(self, data: bytes) -> None:
@@ -54,33 +52,6 @@ class FakeTransport:
         waiter = self.waiter
         if self.written >= self.target and waiter is not None and not waiter.done():
             waiter.set_result(None)
-
-    def writelines(self, chunks: list[bytes]) -> None:
-        for data in chunks:  # as uvloop's: one writev() of the pieces, no join
-            self.write(data)
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 8000)}.get(
-            name, default
-        )
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pause_reading(self) -> None: ...
-    def resume_reading(self) -> None: ...
-    def set_protocol(self, protocol: object) -> None: ...
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def write_eof(self) -> None: ...
-
-    def abort(self) -> None:
-        self.closed = True
 
 
 def masked_frame(payload: bytes, opcode: int) -> bytes:
@@ -98,15 +69,9 @@ def masked_frame(payload: bytes, opcode: int) -> bytes:
 
 async def drive(bursts: int, size: int, window: int, text: bool) -> float:
     """Echo `bursts` bursts of `window` messages; return the microseconds each message took."""
-    from asgiserver.server._config import Config
-    from asgiserver.server._process.worker import WorkerState
-
     loop = asyncio.get_running_loop()
     # No pings (a timer would make runs differ) and no compression (bench/ws.py compares without).
-    config = Config(app=app, access_log=False, ws_ping_interval=0, ws_per_message_deflate=False)
-    state = WorkerState(config, app, loop)
-    state.access_log = False
-    protocol = state.protocol_factory()()
+    protocol = asgiserver_protocol(loop, ws_ping_interval=0, ws_per_message_deflate=False)
     transport = FakeTransport()
     protocol.connection_made(transport)  # type: ignore[arg-type]
     transport.target = 1
