@@ -327,6 +327,15 @@ class ServerConnection(BodyReader):
         event objects (a server's usual response is a head and its whole body). As with the
         separate calls, a part that is rejected leaves the parts before it sent."""
         self._send_response(status, headers, b"")
+        if end and self._send_mode == _SIZED and len(body) == self._send_remaining:
+            # The whole sized body with its end, the usual response: _send_data() and
+            # _send_end() would find nothing to check (the head just went, its length matches).
+            if body:
+                self._out.append(body)
+            self._send_remaining = 0
+            if self._cs.server_end():
+                self._next_cycle()
+            return
         if body:
             self._send_data(body)
         if end:
