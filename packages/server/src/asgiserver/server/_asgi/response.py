@@ -14,7 +14,6 @@ from email.utils import formatdate
 
 from asgiserver.server._asgi.types import ASGIProtocolError, Headers
 
-
 # The lengths of the names finish() looks for (date, server, content-length, transfer-encoding):
 # any other name is passed on without being lowered and compared.
 _SPECIAL_SIZES = frozenset((4, 6, 14, 17))
