@@ -117,6 +117,11 @@ async def app(scope, receive, send) -> None:
             await send({"type": "http.response.body", "body": part, "more_body": sent < size})
         if size == 0:
             await send({"type": "http.response.body", "body": b""})
+    elif path == "/blob":
+        # One body message of `size` bytes made for this response (not a shared object, which a
+        # transport's buffer would hold once however often it is queued).
+        size = int(dict(_query(scope)).get("size", "1048576"))
+        await respond(send, 200, bytes(bytearray(size)), content_type=b"application/octet-stream")
     elif path == "/chunks":
         await send({"type": "http.response.start", "status": 200, "headers": []})
         for i in range(5):

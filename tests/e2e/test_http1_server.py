@@ -251,6 +251,29 @@ def test_slow_reader_does_not_make_the_server_buffer_a_large_response(
     assert received >= size
 
 
+def test_pipelining_client_that_reads_nothing_does_not_make_the_server_hold_the_answers(
+    server: ServerProcess,
+) -> None:
+    """Each answer is one 1 MiB body message, which does not wait for the client to read: a client
+    that pipelines 100 requests and reads nothing must not have the server produce and hold 100 MiB.
+    The server stops taking its requests (and its input) until it reads; then all of them come."""
+    count, size = 100, 2**20
+    baseline = server.rss_kib()
+    with server.connect() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.sendall(get(f"/blob?size={size}") * count)
+        time.sleep(2.0)  # time enough to answer all of them if nothing held them back
+        grown = server.rss_kib() - baseline
+        sock.settimeout(30)
+        sizes = []
+        for _ in range(count):
+            head, body = read_response(sock)
+            assert head.startswith(b"HTTP/1.1 200 ")
+            sizes.append(len(body))
+    assert grown < 30 * 1024, f"server RSS grew by {grown} KiB while the client read nothing"
+    assert sizes == [size] * count
+
+
 def test_upload_to_an_app_that_does_not_read_is_paused(server: ServerProcess) -> None:
     baseline = server.rss_kib()
     with server.connect() as sock:

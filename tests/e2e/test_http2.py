@@ -532,3 +532,35 @@ def test_h2_options_reach_the_wire(start_server) -> None:
             while data := sock.recv(65536):
                 received += data
     assert goaway_code(received) in (0x1, 0xB)
+
+
+def test_client_that_reads_nothing_does_not_make_the_server_hold_the_answers(
+    server: ServerProcess,
+) -> None:
+    """A client that opens every flow-control window, keeps asking for 1 MiB answers and reads
+    nothing must not have the server produce and hold them all: once the connection's output is
+    backed up, the server stops reading its frames (new streams wait) until it reads. Then every
+    stream completes."""
+    import h2.settings
+
+    count, size = 60, 2**20
+    baseline = server.rss_kib()
+    client = RawClient(server)
+    client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    client.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
+    client.conn.increment_flow_control_window(2**31 - 1 - 65535)
+    client.flush()
+    sids = []
+    for _ in range(count // 5):
+        for _ in range(5):
+            sids.append(client.request(f"/blob?size={size}"))
+        time.sleep(0.05)
+    time.sleep(1.0)
+    grown = server.rss_kib() - baseline
+    try:
+        for sid in sids:
+            status, _, body = client.response(sid)
+            assert (status, len(body)) == (200, size)
+    finally:
+        client.close()
+    assert grown < 30 * 1024, f"server RSS grew by {grown} KiB while the client read nothing"

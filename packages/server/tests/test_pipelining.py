@@ -85,3 +85,59 @@ def test_a_slow_request_holds_the_responses_before_it_no_longer_than_the_cork() 
         await harness.finish()
 
     asyncio.run(main())
+
+
+def test_pipelined_requests_wait_while_the_client_does_not_read() -> None:
+    """While the transport's buffer is over its high-water mark, the next pipelined request is not
+    started and input is held; when the client reads again, both resume and the rest is answered."""
+    started: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        started.append(scope["path"])
+        await answer(send, scope["path"].encode())
+
+    async def main() -> None:
+        harness = Harness("http", app)
+        harness.feed(get("a") + get("b") + get("c"))
+        harness.connection.pause_writing()  # the client stopped reading
+        await harness.settle()
+        assert started == ["/a"]
+        assert not harness.transport.reading
+        assert harness.transport.out.count(b"HTTP/1.1 200") == 1
+        harness.connection.resume_writing()
+        await harness.settle()
+        assert started == ["/a", "/b", "/c"]
+        assert harness.transport.reading
+        for _ in range(100):  # the cork of the pipelined batch, at most CORK_SECONDS
+            if harness.transport.out.count(b"HTTP/1.1 200") == 3:
+                break
+            await asyncio.sleep(CORK_SECONDS / 10)
+        assert harness.transport.out.count(b"HTTP/1.1 200") == 3
+        await harness.finish()
+
+    asyncio.run(main())
+
+
+def test_input_paused_by_the_driver_stays_paused_when_the_client_reads_again() -> None:
+    """Two reasons to hold input (the driver's buffers are full; the client does not read) are
+    kept apart: the end of one does not undo the other."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.sleep(10)
+
+    async def main() -> None:
+        harness = Harness("http", app)
+        connection = harness.connection
+        connection.pause_writing()
+        assert not harness.transport.reading
+        connection.pause_reading()
+        connection.resume_writing()
+        assert not harness.transport.reading  # the driver's pause is still on
+        connection.pause_writing()
+        connection.resume_reading()
+        assert not harness.transport.reading  # the client still does not read
+        connection.resume_writing()
+        assert harness.transport.reading
+        await harness.finish()
+
+    asyncio.run(main())

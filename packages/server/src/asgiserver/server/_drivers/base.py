@@ -138,6 +138,12 @@ class Sink(Protocol):
         """Run `callback` on the next loop turn (pipelined requests, never recursively)."""
         ...
 
+    def call_when_writable(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run `callback` on a later loop turn once writing is not paused (the client reads
+        again); never if the connection closes first. While writing is paused, the connection
+        holds the client's input too."""
+        ...
+
     def switch_to(self, driver: Driver) -> None:
         """From now on this driver gets the connection's input (a WebSocket after its 101)."""
         ...
@@ -193,9 +199,10 @@ DriverFactory = Callable[[Sink], Driver]
 
 def body_stalled(sink: Sink, last_body_time: float, timeout: float) -> bool:
     """At the body deadline: has the client stopped sending the request body? If not (bytes came
-    meanwhile, or the app is not reading, so input is paused on purpose), re-arm for the time left."""
+    meanwhile, or input is paused on purpose: the app is not reading, or the client does not read
+    our output), re-arm for the time left."""
     idle = sink.time() - last_body_time
-    if idle < timeout or sink.read_paused:
+    if idle < timeout or sink.read_paused or sink.write_paused:
         sink.arm(BODY_TIMER, timeout - idle if idle < timeout else timeout)
         return False
     return True

@@ -553,6 +553,12 @@ class H1Driver:
         events = conn.events_received()
         if events:
             # A pipelined request is already whole (its head was parsed): no head deadline for it.
+            if sink.write_paused:
+                # The client does not read our responses: its next request waits until it does,
+                # or it could have the server produce and hold the answers to everything it
+                # pipelined (the connection holds its further input meanwhile).
+                sink.call_when_writable(self._handle_events, events)
+                return
             sink.hold(CORK_SECONDS)  # pipelined requests are queued: batch their responses
             # Handle them on the next loop turn, never recursively.
             sink.call_soon(self._handle_events, events)

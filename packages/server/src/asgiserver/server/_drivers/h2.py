@@ -683,6 +683,9 @@ class H2WebSocket(_StreamBase):
     def call_soon(self, callback: Callable[..., None], *args: Any) -> None:
         self.driver.sink.call_soon(callback, *args)
 
+    def call_when_writable(self, callback: Callable[..., None], *args: Any) -> None:
+        self.driver.sink.call_when_writable(callback, *args)
+
     def create_future(self) -> Any:
         return self.driver.sink.create_future()
 

@@ -49,11 +49,13 @@ class Connection(asyncio.Protocol):
     __slots__ = (
         "_counters",
         "_driver_factory",
+        "_input_held",
         "_linger_bytes",
         "_lingering",
         "_out",
         "_proxied",
         "_wheel",
+        "_when_writable",
         "alpn",
         "client",
         "closing",
@@ -95,7 +97,9 @@ class Connection(asyncio.Protocol):
         self.timer_kind = NO_TIMER
         self.deadline = 0.0  # loop time of the armed deadline (meaningless under NO_TIMER)
         self.filed_at = NOT_FILED  # the wheel's bucket this connection is in
-        self.read_paused = False
+        self.read_paused = False  # the driver paused input (its own buffers are full)
+        self._input_held = False  # input paused because the client does not read our output
+        self._when_writable: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
         self._lingering = False
         self._linger_bytes = 0
         self._counters = services.metrics  # bytes in (and out, by the batcher) with --metrics
@@ -149,13 +153,41 @@ class Connection(asyncio.Protocol):
         driver = self.driver
         if driver is not None:
             driver.connection_lost()
+        self._when_writable.clear()
         self._out.resume()
 
     def pause_writing(self) -> None:
+        """The transport holds more than its high-water mark: the client is not reading.
+
+        Its input is held too, so a client that sends requests (pipelined HTTP/1.1, HTTP/2
+        streams, WebSocket messages) without reading the answers cannot make the server produce
+        and hold them without bound: what it already sent waits until it reads. Not while
+        lingering, where reading the rest of the request is what lets the client get to our
+        response (RFC 9112 §9.6)."""
         self._out.pause()
+        transport = self.transport
+        if (
+            not self._input_held
+            and not self._lingering
+            and transport is not None
+            and not transport.is_closing()
+        ):
+            self._input_held = True
+            if not self.read_paused:
+                transport.pause_reading()
 
     def resume_writing(self) -> None:
         self._out.resume()
+        if self._input_held:
+            self._input_held = False
+            transport = self.transport
+            if not self.read_paused and transport is not None and not transport.is_closing():
+                transport.resume_reading()
+        waiting = self._when_writable
+        if waiting and not self.closing:
+            self._when_writable = []
+            for callback, args in waiting:
+                self.loop.call_soon(callback, *args)
 
     # ---- Sink: what drivers call -------------------------------------------------------------------
 
@@ -209,13 +241,23 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is not None and not self.read_paused and not transport.is_closing():
             self.read_paused = True
-            transport.pause_reading()
+            if not self._input_held:
+                transport.pause_reading()
 
     def resume_reading(self) -> None:
         transport = self.transport
         if transport is not None and self.read_paused and not transport.is_closing():
             self.read_paused = False
-            transport.resume_reading()
+            if not self._input_held:
+                transport.resume_reading()
+
+    def call_when_writable(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run `callback` on a later loop turn, once writing is not paused (the next turn if it is
+        not paused now); never if the connection closes first."""
+        if self._out.paused:
+            self._when_writable.append((callback, args))
+        else:
+            self.loop.call_soon(callback, *args)
 
     def close(self) -> None:
         self._out.flush()
@@ -242,8 +284,9 @@ class Connection(asyncio.Protocol):
         self.closing = True
         self._lingering = True
         transport.write_eof()
-        if self.read_paused:
-            self.resume_reading()
+        if self.read_paused or self._input_held:
+            self.read_paused = self._input_held = False
+            transport.resume_reading()
         self.arm(LINGER_TIMER, LINGER_SECONDS)
 
     def call_later(self, seconds: float, callback: Callable[[], None]) -> Cancellable:
