@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -272,6 +273,21 @@ def test_pipelining_client_that_reads_nothing_does_not_make_the_server_hold_the_
             sizes.append(len(body))
     assert grown < 30 * 1024, f"server RSS grew by {grown} KiB while the client read nothing"
     assert sizes == [size] * count
+
+
+def test_client_that_takes_nothing_for_the_send_timeout_is_dropped(start_server) -> None:
+    server = start_server("testapp:app", "--timeout-send", "1")
+    with server.connect() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.sendall(get(f"/blob?size={4 * 2**20}"))
+        time.sleep(3.5)  # past the timeout, and the look one timeout later
+        sock.settimeout(5)
+        received = 0
+        with contextlib.suppress(ConnectionResetError):  # an end either way, never a timeout
+            while chunk := sock.recv(65536):
+                received += len(chunk)
+    assert received < 4 * 2**20  # what the kernel already had, not the whole answer
+    assert "took none of the response for 1s: closing" in server.stderr
 
 
 def test_upload_to_an_app_that_does_not_read_is_paused(server: ServerProcess) -> None:

@@ -564,3 +564,32 @@ def test_client_that_reads_nothing_does_not_make_the_server_hold_the_answers(
     finally:
         client.close()
     assert grown < 30 * 1024, f"server RSS grew by {grown} KiB while the client read nothing"
+
+
+def test_streams_whose_window_never_opens_are_reset_after_the_send_timeout(start_server) -> None:
+    """A client that asks for answers and never opens a stream window (SETTINGS_INITIAL_WINDOW_SIZE
+    0, RFC 9113 §6.9.2) would have the server hold them all for as long as it likes. After
+    --timeout-send without progress each such stream is reset with CANCEL and its bytes let go;
+    the connection goes on serving."""
+    import h2.settings
+
+    server = start_server("testapp:app", "--timeout-send", "1")
+    baseline = server.rss_kib()
+    client = RawClient(server)
+    try:
+        client.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+        client.flush()
+        sids = [client.request(f"/blob?size={2**20}") for _ in range(20)]
+        time.sleep(0.5)
+        held = server.rss_kib() - baseline
+        client.pump(lambda: all(client.reset_code(sid) is not None for sid in sids), timeout=10)
+        assert {client.reset_code(sid) for sid in sids} == {0x8}  # CANCEL
+        time.sleep(0.3)
+        assert server.rss_kib() - baseline < held - 10 * 1024, "the held answers were not freed"
+        client.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 65535})
+        client.flush()
+        status, _, body = client.response(client.request("/"))
+        assert (status, body) == (200, b"hello")
+    finally:
+        client.close()
+    assert "took none of its response for 1s: reset" in server.stderr

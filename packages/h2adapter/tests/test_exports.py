@@ -64,6 +64,7 @@ def test_connection_methods_and_properties() -> None:
         "close_expected": "(self) -> 'bool'",
         "consumed": "(self, stream_id: 'int', n: 'int') -> 'None'",
         "buffered": "(self, stream_id: 'int') -> 'int'",
+        "waiting_streams": "(self) -> 'dict[int, int]'",
         "start_shutdown": "(self) -> 'None'",
         "timed_out": "(self) -> 'None'",
     }

@@ -175,6 +175,28 @@ def test_6_9_response_larger_than_the_window_resumes_on_window_update() -> None:
     assert writable == []  # EndOfMessage already sent: nobody waits on drain
 
 
+def test_waiting_streams_show_progress_only_when_the_window_opens() -> None:
+    """A caller with a clock finds a reader that never opens its window: the count of framed bytes
+    of a waiting stream moves only when the client gives credit, and a finished stream is gone."""
+    pair = Pair(client_settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    pair.get(1)
+    pair.get(3)
+    assert pair.server.waiting_streams() == {}  # no response bytes queued yet
+    for sid in (1, 3):
+        pair.server.send(h2a.Response(sid, 200))
+        pair.server.send(h2a.Data(sid, b"z" * 50_000))
+        pair.server.send(h2a.EndOfMessage(sid))
+    pair.pump()
+    assert pair.server.waiting_streams() == {1: 0, 3: 0}
+    pair.client.increment_flow_control_window(10_000, 1)
+    pair.pump()
+    assert pair.server.waiting_streams() == {1: 10_000, 3: 0}
+    pair.client.increment_flow_control_window(40_000, 1)
+    pair.pump()
+    assert pair.ended(1)
+    assert pair.server.waiting_streams() == {3: 0}
+
+
 def test_6_9_writable_when_the_buffer_drains() -> None:
     pair = Pair()
     pair.get(1)

@@ -34,6 +34,7 @@ class FakeTransport:
         self.eof_written = False
         self.reading = True
         self.pauses = 0
+        self.buffered = 0  # what get_write_buffer_size() reports (set by tests)
 
     def write(self, data: bytes) -> None:
         assert not self.closed, "write after close"
@@ -49,6 +50,9 @@ class FakeTransport:
 
     def is_closing(self) -> bool:
         return self.closed
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
 
     def close(self) -> None:
         self.closed = True

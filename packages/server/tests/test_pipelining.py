@@ -141,3 +141,30 @@ def test_input_paused_by_the_driver_stays_paused_when_the_client_reads_again() -
         await harness.finish()
 
     asyncio.run(main())
+
+
+def test_a_client_that_takes_nothing_for_the_send_timeout_is_dropped() -> None:
+    """--timeout-send: while writing is paused, a client whose transport buffer did not shrink in
+    a whole timeout is aborted; one that reads, however slowly, is looked at again."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await answer(send, b"x")
+
+    async def main() -> None:
+        slow = Harness("http", app, timeout_send=0.1)
+        stalled = Harness("http", app, timeout_send=0.1)
+        for harness in (slow, stalled):
+            harness.transport.buffered = 1_000_000
+            harness.connection.pause_writing()
+        for _ in range(6):  # 0.3 s: three timeouts
+            await asyncio.sleep(0.05)
+            slow.transport.buffered -= 1000  # it reads a little
+        assert stalled.transport.closed
+        assert not slow.transport.closed
+        slow.connection.resume_writing()
+        await asyncio.sleep(0.3)
+        assert not slow.transport.closed  # the watch ends with the pause
+        await slow.finish()
+        await stalled.finish()
+
+    asyncio.run(main())

@@ -127,6 +127,7 @@ class _Stream:
         "eom",
         "expected",
         "failed",
+        "framed",
         "head",
         "head_sent",
         "received",
@@ -145,6 +146,7 @@ class _Stream:
         self.head_sent = False
         self.chunks: deque[bytes | memoryview] = deque()
         self.buffered = 0
+        self.framed = 0  # response bytes framed so far (progress, see waiting_streams())
         self.blocked = False  # stopped with bytes left: emit Writable when they are all framed
         self.eom = False
         self.trailers: list[tuple[bytes, bytes]] | None = None
@@ -413,6 +415,21 @@ class ServerConnection:
             self._materialise(st)
         return st.buffered
 
+    def waiting_streams(self) -> dict[int, int]:
+        """Streams with response bytes still queued (the peer's flow-control window, RFC 9113
+        §6.9, has not let them out yet): stream id -> response bytes framed on it so far.
+
+        Without a clock the package cannot tell a slow reader from one that never opens its window;
+        a caller compares two calls some time apart, and a stream whose count did not move made no
+        progress (an abandoned or hostile reader holding the response in memory)."""
+        waiting: dict[int, int] = {}
+        for sid, st in self._streams.items():
+            if st.dirty:
+                self._materialise(st)
+            if st.buffered:
+                waiting[sid] = st.framed
+        return waiting
+
     def start_shutdown(self) -> None:
         """Graceful GOAWAY in two phases (RFC 9113 §6.8).
 
@@ -597,6 +614,7 @@ class ServerConnection:
                         need = 0
                 chunk = b"".join(parts)
             st.buffered -= size
+            st.framed += size
             ended = not st.buffered and st.eom and st.trailers is None
             conn.send_data(sid, chunk, end_stream=ended)
             frames -= 1

@@ -786,6 +786,16 @@ class Config:
             parse=seconds,
         ),
     )
+    timeout_send: float = field(
+        default=60.0,  # nginx's send_timeout
+        metadata=cli(
+            TIMEOUTS,
+            "drop a client that takes none of the response bytes waiting for it for this long "
+            "(the connection closes; on HTTP/2, a stream whose flow-control window stays shut is "
+            "reset with CANCEL); 0: off",
+            parse=seconds,
+        ),
+    )
     timeout_graceful_shutdown: float = field(
         default=30.0,
         metadata=cli(

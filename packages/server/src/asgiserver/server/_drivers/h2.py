@@ -72,6 +72,8 @@ def h2_limits(services: Services) -> h2adapter.Limits:
 class H2Driver:
     __slots__ = (
         "_expect_close",
+        "_stall",
+        "_stall_seen",
         "_starting",
         "conn",
         "services",
@@ -89,6 +91,8 @@ class H2Driver:
         self.tls = sink.tls_extension() if sink.secure else None
         self._expect_close = False
         self._starting: list[Coroutine[Any, Any, None]] = []
+        self._stall: Cancellable | None = None  # --timeout-send: the look at waiting streams
+        self._stall_seen: dict[int, int] = {}  # waiting streams at the last look: bytes framed
         self.conn = h2adapter.ServerConnection(
             limits=limits, enable_connect_protocol=services.config.ws != "none"
         )
@@ -126,6 +130,10 @@ class H2Driver:
         self.sink.close()
 
     def connection_lost(self) -> None:
+        stall = self._stall
+        if stall is not None:
+            self._stall = None
+            stall.cancel()
         streams = list(self.streams.values())
         self.streams.clear()
         for stream in streams:
@@ -233,7 +241,42 @@ class H2Driver:
         self.streams[stream_id] = stream
         if services.shutting_down:
             cycle.shutdown()  # opened before our last GOAWAY: the drain applies to it too
+        if self._stall is None and services.config.timeout_send:
+            self._stall = sink.call_later(services.config.timeout_send, self._check_stalls)
         return cycle.run(services.app, services.config.timeout_request)
+
+    def _check_stalls(self) -> None:
+        """`--timeout-send`, every so often while streams are open: a stream whose response bytes
+        wait on a flow-control window (RFC 9113 §6.9) that did not let one more out since the last
+        look is reset with CANCEL: the server gives the response up. Otherwise a client that never
+        opens its windows would have the server hold every answer it asked for (up to
+        SETTINGS_MAX_CONCURRENT_STREAMS of them per connection) for as long as it likes. A slow
+        reader makes progress and is left alone."""
+        self._stall = None
+        conn = self.conn
+        waiting = conn.waiting_streams()
+        seen = self._stall_seen
+        stalled = [sid for sid, framed in waiting.items() if seen.get(sid) == framed]
+        for sid in stalled:
+            del waiting[sid]
+            logger.info(
+                "HTTP/2 stream %d of %s took none of its response for %gs: reset",
+                sid,
+                self._peer(),
+                self.services.config.timeout_send,
+            )
+            conn.send(_StreamReset(sid, CANCEL))
+            stream = self.streams.pop(sid, None)
+            if stream is not None:
+                stream.on_reset()  # the app's send() raises ClientDisconnected
+        self._stall_seen = waiting
+        if stalled:
+            self._flush()
+            self._maybe_close()
+        if conn.open_streams and not self.sink.closed:
+            self._stall = self.sink.call_later(
+                self.services.config.timeout_send, self._check_stalls
+            )
 
     def _on_extended_connect(self, event: h2adapter.Request) -> None:
         """RFC 8441 §4: extended CONNECT with :protocol websocket opens a WebSocket on the stream."""

@@ -9,6 +9,7 @@ driver (a WebSocket after its 101).
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
@@ -25,6 +26,8 @@ from asgiserver.server._drivers.base import (
 from asgiserver.server._net import sendfile, tls
 from asgiserver.server._net.deadlines import EARLY_TOLERANCE, NOT_FILED, DeadlineWheel
 from asgiserver.server._net.writes import WriteBatcher
+
+logger = logging.getLogger("asgiserver.error")
 
 LINGER_SECONDS = 2.0  # how long unread request bytes are drained after an early response
 LINGER_MAX_BYTES = 16 * 1024 * 1024
@@ -54,6 +57,8 @@ class Connection(asyncio.Protocol):
         "_lingering",
         "_out",
         "_proxied",
+        "_stall",
+        "_stall_size",
         "_wheel",
         "_when_writable",
         "alpn",
@@ -100,6 +105,8 @@ class Connection(asyncio.Protocol):
         self.read_paused = False  # the driver paused input (its own buffers are full)
         self._input_held = False  # input paused because the client does not read our output
         self._when_writable: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        self._stall: Cancellable | None = None  # --timeout-send, while writing is paused
+        self._stall_size = 0  # the transport's buffer at the last look
         self._lingering = False
         self._linger_bytes = 0
         self._counters = services.metrics  # bytes in (and out, by the batcher) with --metrics
@@ -154,6 +161,7 @@ class Connection(asyncio.Protocol):
         if driver is not None:
             driver.connection_lost()
         self._when_writable.clear()
+        self._stop_stall_watch()
         self._out.resume()
 
     def pause_writing(self) -> None:
@@ -166,6 +174,10 @@ class Connection(asyncio.Protocol):
         response (RFC 9112 §9.6)."""
         self._out.pause()
         transport = self.transport
+        timeout = self.services.config.timeout_send
+        if timeout and self._stall is None and transport is not None:
+            self._stall_size = transport.get_write_buffer_size()
+            self._stall = self.call_later(timeout, self._check_stall)
         if (
             not self._input_held
             and not self._lingering
@@ -177,6 +189,7 @@ class Connection(asyncio.Protocol):
                 transport.pause_reading()
 
     def resume_writing(self) -> None:
+        self._stop_stall_watch()
         self._out.resume()
         if self._input_held:
             self._input_held = False
@@ -250,6 +263,33 @@ class Connection(asyncio.Protocol):
             self.read_paused = False
             if not self._input_held:
                 transport.resume_reading()
+
+    def _check_stall(self) -> None:
+        """`--timeout-send` after writing paused: a client that took nothing of what waits for it
+        in all that time is dropped. The bytes cannot be delivered, so the transport is aborted
+        rather than closed (a close would wait for them)."""
+        self._stall = None
+        transport = self.transport
+        if not self._out.paused or transport is None or transport.is_closing():
+            return
+        size = transport.get_write_buffer_size()
+        if size < self._stall_size:  # it reads, slowly: look again a timeout later
+            self._stall_size = size
+            self._stall = self.call_later(self.services.config.timeout_send, self._check_stall)
+            return
+        client = self.client
+        logger.info(
+            "Client %s took none of the response for %gs: closing",
+            f"{client[0]}:{client[1]}" if client else "-",
+            self.services.config.timeout_send,
+        )
+        self.abort()
+
+    def _stop_stall_watch(self) -> None:
+        stall = self._stall
+        if stall is not None:
+            self._stall = None
+            stall.cancel()
 
     def call_when_writable(self, callback: Callable[..., None], *args: Any) -> None:
         """Run `callback` on a later loop turn, once writing is not paused (the next turn if it is
