@@ -439,6 +439,7 @@ def test_stalled_request_body_times_out(start_server) -> None:
         (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
         (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400),  # not final chunked
         (b"GET / HTTP/1.1\nHost: a\n\n", 400),  # bare LF
+        (b"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400),  # a fragment (RFC 9112 §3.2)
         (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400),  # obs-fold
         (b"GET / HTTP/1.1\r\nHost: a\r\nX-A : a\r\n\r\n", 400),
         (b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),

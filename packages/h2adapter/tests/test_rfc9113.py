@@ -292,6 +292,13 @@ def test_8_1_1_malformed_request_fails_its_stream_only(
         [(b":scheme", b"https"), (b":path", b"/"), (b":authority", b"a")],  # no :method
         [(b":method", b"GET"), (b":scheme", b"https"), (b":path", b"")],  # empty :path
         [(b":method", b"GET"), (b":scheme", b"https"), (b":path", b"x")],  # not origin-form
+        [(b":method", b"GET"), (b":scheme", b"https"), (b":path", b"/a#b"), (b":authority", b"h")],
+        [
+            (b":method", b"GET"),
+            (b":scheme", b"https"),
+            (b":path", b"/caf\xc3\xa9"),
+            (b":authority", b"h"),
+        ],
         [(b":method", b"GET"), (b":scheme", b"https"), (b":path", b"*")],  # * only for OPTIONS
         [(b":method", b"GET"), (b":scheme", b"https"), (b":path", b"/")],  # no authority
         [(b":method", b"GET"), (b":scheme", b"https"), (b":path", b"/"), (b":authority", b"u@h")],

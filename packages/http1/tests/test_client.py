@@ -525,6 +525,7 @@ class TestSendSide:
             (b"GET", b"/\x7f", HOST, b"1.1"),
             (b"GET", b"", HOST, b"1.1"),
             (b"GET", b"*", HOST, b"1.1"),
+            (b"GET", b"/a#b", HOST, b"1.1"),  # no fragment in a request-target (RFC 9112 §3.2)
             (b"GET", b"example.com:80", HOST, b"1.1"),
             (b"CONNECT", b"/", HOST, b"1.1"),
             (b"GET", b"/", [], b"1.1"),  # no Host (RFC 9112 §3.2)

@@ -176,6 +176,19 @@ class TestSection3_2RequestTarget:
         (req, _) = parse(b"GET http://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n")
         assert type(req) is Request and req.target == b"http://a.example/x"
 
+    @pytest.mark.parametrize(
+        "target", [b"/a#b", b"/#", b"/x?y#z", b"http://a.example/x#frag", b"/a%23b#"]
+    )
+    def test_fragment_is_rejected(self, target: bytes) -> None:
+        """No form of request-target has a fragment: a path carrying "#..." would be routed as
+        if it were part of the path (clients strip it, RFC 3986 §3.5)."""
+        failed = assert_rejected(b"GET " + target + b" HTTP/1.1\r\nHost: a.example\r\n\r\n", 400)
+        assert "fragment" in str(failed.error)
+
+    def test_percent_encoded_hash_is_a_path_character(self) -> None:
+        (req, _) = parse(b"GET /a%23b HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert type(req) is Request and req.target == b"/a%23b"
+
     def test_asterisk_form_with_options(self) -> None:
         """§3.2.4."""
         (req, _) = parse(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")

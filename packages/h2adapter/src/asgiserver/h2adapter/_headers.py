@@ -26,7 +26,9 @@ _NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
 _VALUE = re.compile(rb"(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §9.1 method
 _SCHEME = re.compile(rb"[A-Za-z][A-Za-z0-9+\-.]*")  # RFC 3986 §3.1
-_PATH = re.compile(rb"[\x21-\x7e\x80-\xff]+")  # no CTL or SP in a request-target
+# RFC 9113 §8.3.1: the path and query of the target URI: VCHARs (no CTL, SP or non-ASCII byte,
+# RFC 3986 §2), and no fragment ("#", RFC 3986 §3.5), as HTTP/1.1 checks a request-target.
+_PATH = re.compile(rb"[\x21\x22\x24-\x7e]+")
 # RFC 9113 §8.3.1: :authority is host[:port] without the deprecated userinfo ("@").
 _AUTHORITY = re.compile(rb"[A-Za-z0-9\-._~%!$&'()*+,;=:\[\]]+")
 _DIGITS = re.compile(rb"[0-9]{1,18}")  # RFC 9110 §8.6, bounded so int() stays cheap

@@ -182,7 +182,7 @@ def parse_request_line(buf: bytes, pos: int, le: int) -> tuple[bytes, bytes, byt
     if method == b"CONNECT":
         # RFC 9110 §9.3.6: CONNECT asks for a tunnel; this server is no proxy.
         raise UnsupportedMethod("CONNECT is not supported")
-    if target[0] != 0x2F:  # anything but origin-form (RFC 9112 §3.2.1)
+    if target[0] != 0x2F or b"#" in target:  # anything but a plain origin-form (RFC 9112 §3.2.1)
         error = target_error(method, target)
         if error is not None:
             raise RemoteProtocolError(error)
@@ -191,6 +191,10 @@ def parse_request_line(buf: bytes, pos: int, le: int) -> tuple[bytes, bytes, byt
 
 def target_error(method: bytes, target: bytes) -> str | None:
     """Why a request-target (VCHARs already) does not suit its method, or None (RFC 9112 §3.2)."""
+    if b"#" in target:
+        # RFC 9112 §3.2: no form of request-target has a fragment (RFC 3986 §3.5); a client must
+        # not send one, and a path that carried it would route the request wrongly.
+        return "request-target with a fragment (#)"
     if target[:1] == b"/":
         return "CONNECT needs an authority-form target" if method == b"CONNECT" else None
     if method == b"CONNECT":

@@ -243,12 +243,13 @@ parse_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_RETURN_NONE;
     }
     const Py_ssize_t target = ++p;
-    while (p < line_lim && (char_class[buf[p]] & VCHAR)) {
+    while (p < line_lim && (char_class[buf[p]] & VCHAR) && buf[p] != '#') {
         p++;
     }
     const Py_ssize_t target_end = p;
     if (p == target || p >= line_lim || buf[p] != ' ' || buf[target] != '/') {
-        Py_RETURN_NONE; /* other request-target forms: the Python path checks them */
+        /* other request-target forms, and a fragment: the Python path checks them */
+        Py_RETURN_NONE;
     }
     p++;
     /* "HTTP/1.0" or "HTTP/1.1", then CRLF (RFC 9112 §2.3); other versions go to Python. */
