@@ -242,8 +242,9 @@ def test_malformed_request_fails_its_stream_only(server: ServerProcess) -> None:
     after = client.request("/")
     assert client.response(good)[::2] == (200, b"hello")
     for sid in (bad, upper):
-        status, _, _ = client.response(sid)
-        assert status == 400 or client.reset_code(sid) == 1
+        status, _, body = client.response(sid)
+        # RFC 9113 §8.1.1: a stream error of type PROTOCOL_ERROR, after a 400 saying why.
+        assert (status, body, client.reset_code(sid)) == (400, b"Bad Request", 1)
     assert client.response(after)[::2] == (200, b"hello")
     client.close()
 

@@ -181,7 +181,16 @@ class H2Driver:
                 stream = streams.pop(event.stream_id, None)  # type: ignore[union-attr]
                 if stream is not None:
                     stream.on_reset()
+                elif error.status_hint == 400:
+                    # RFC 9113 §8.1.1: a malformed request is a stream error of type
+                    # PROTOCOL_ERROR, and a response may go first: the 400 says why, and the
+                    # RST_STREAM that ends it (instead of END_STREAM) is the stream error.
+                    sid = event.stream_id  # type: ignore[union-attr]
+                    self.respond(sid, 400, [], None, more=True)
+                    self.conn.send(_StreamReset(sid, PROTOCOL_ERROR))
+                    self._flush()
                 elif error.status_hint is not None:
+                    # 431 (RFC 9113 §10.5.1) and 501 (plain CONNECT) are answers, not errors.
                     self.respond(event.stream_id, error.status_hint, [], None)  # type: ignore[union-attr]
             elif kind is h2adapter.GoAwayReceived:
                 self._expect_close = True
