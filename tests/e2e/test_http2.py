@@ -594,3 +594,32 @@ def test_streams_whose_window_never_opens_are_reset_after_the_send_timeout(start
     finally:
         client.close()
     assert "took none of its response for 1s: reset" in server.stderr
+
+
+def test_stalled_request_bodies_time_out_per_stream(start_server) -> None:
+    """--timeout-request-body on HTTP/2, as on HTTP/1.1: a stream whose app waits for a body that
+    stops coming gets a 408 (or, once its response has started, RST_STREAM CANCEL); a stream whose
+    body keeps coming and the connection itself are not touched."""
+    server = start_server("testapp:app", "--timeout-request-body", "1")
+    client = RawClient(server)
+    try:
+        body = [("content-length", "10")]
+        stalled = client.request("/echo", "POST", body, end=False)
+        started = client.request("/echo-stream", "POST", body, end=False)
+        steady = client.request("/echo", "POST", [("content-length", "5")], end=False)
+        client.conn.send_data(stalled, b"abc")
+        client.conn.send_data(started, b"abc")
+        client.flush()
+        start = time.monotonic()
+        for i in range(5):  # one byte every 0.4 s: slow, but never 1 s without one
+            time.sleep(0.4)
+            client.conn.send_data(steady, b"x", end_stream=i == 4)
+            client.flush()
+        assert client.response(stalled)[::2] == (408, b"Request Timeout")
+        client.pump(lambda: client.ended(started))
+        assert client.reset_code(started) == 0x8  # CANCEL: its 200 had gone out
+        assert client.response(steady)[::2] == (200, b"xxxxx")
+        assert time.monotonic() - start < 5
+        assert client.response(client.request("/"))[::2] == (200, b"hello")
+    finally:
+        client.close()

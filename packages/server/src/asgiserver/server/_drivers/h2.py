@@ -46,6 +46,7 @@ _Writable = h2adapter.Writable
 _Response = h2adapter.Response
 _ERROR_BODIES = {
     400: b"Bad Request",
+    408: b"Request Timeout",
     431: b"Request Header Fields Too Large",
     501: b"Not Implemented",
     503: b"Service Unavailable",
@@ -453,7 +454,15 @@ class _StreamBase:
 class H2Stream(_StreamBase):
     """One request's `HTTPStream`."""
 
-    __slots__ = ("continue_sent", "cycle", "expect_continue", "method", "target")
+    __slots__ = (
+        "_body_timer",
+        "continue_sent",
+        "cycle",
+        "expect_continue",
+        "last_body_time",
+        "method",
+        "target",
+    )
 
     def __init__(self, driver: H2Driver, stream_id: int, method: bytes, target: bytes) -> None:
         super().__init__(driver, stream_id)
@@ -462,6 +471,8 @@ class H2Stream(_StreamBase):
         self.cycle: HTTPCycle | None = None
         self.expect_continue = False
         self.continue_sent = False
+        self.last_body_time = 0.0
+        self._body_timer: Cancellable | None = None  # --timeout-request-body, while the app waits
 
     # ---- from the driver ---------------------------------------------------------------------------
 
@@ -470,13 +481,17 @@ class H2Stream(_StreamBase):
         if cycle is None or cycle.response_complete:
             self.driver.conn.consumed(self.stream_id, len(data))  # nobody will read it
             return
+        if self._body_timer is not None:
+            self.last_body_time = self.driver.sink.time()
         cycle.feed_body(data)  # held back by flow control, not by pausing the connection
 
     def on_end(self) -> None:
+        self._stop_body_timer()
         if self.cycle is not None:
             self.cycle.end_body()
 
     def on_reset(self) -> None:
+        self._stop_body_timer()
         self.ended = True
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.disconnect()  # http.disconnect; send() raises ClientDisconnected
@@ -526,6 +541,42 @@ class H2Stream(_StreamBase):
         if self.expect_continue and not self.continue_sent and not self.ended:
             self.continue_sent = True
             self._send(h2adapter.InformationalResponse(self.stream_id, 100, []))
+        timeout = self.driver.services.config.timeout_request_body
+        if self._body_timer is None and timeout and not self.ended:
+            sink = self.driver.sink
+            self.last_body_time = sink.time()
+            self._body_timer = sink.call_later(timeout, self._body_deadline)
+
+    def _body_deadline(self) -> None:
+        """`--timeout-request-body`, as on HTTP/1.1: the app waits for a body that has not moved in
+        that long. A 408 while no response has started (ending the stream early tells the client to
+        stop sending, RFC 9113 §8.1), else RST_STREAM CANCEL; the app hears http.disconnect."""
+        self._body_timer = None
+        cycle = self.cycle
+        if cycle is None or self.ended or cycle.body_complete:
+            return
+        driver = self.driver
+        timeout = driver.services.config.timeout_request_body
+        idle = driver.sink.time() - self.last_body_time
+        if idle < timeout:
+            self._body_timer = driver.sink.call_later(timeout - idle, self._body_deadline)
+            return
+        logger.info(
+            "Request body of HTTP/2 stream %d from %s stalled", self.stream_id, driver._peer()
+        )
+        started = cycle.response_started
+        self.on_reset()  # the app's receive() gets http.disconnect, its send() raises
+        if started:
+            driver.conn.send(_StreamReset(self.stream_id, CANCEL))
+            driver._flush()
+        else:
+            driver.respond(self.stream_id, 408, [], None)
+
+    def _stop_body_timer(self) -> None:
+        timer = self._body_timer
+        if timer is not None:
+            self._body_timer = None
+            timer.cancel()
 
     def consumed(self, size: int) -> None:
         if not self.ended:
@@ -538,6 +589,7 @@ class H2Stream(_StreamBase):
             self._send(_StreamReset(self.stream_id, INTERNAL_ERROR))
 
     def cycle_finished(self, cycle: FinishedCycle) -> None:
+        self._stop_body_timer()
         driver = self.driver
         driver.services.cycle_done()
         if not cycle.response_complete:
