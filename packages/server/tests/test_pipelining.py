@@ -153,14 +153,20 @@ def test_a_client_that_takes_nothing_for_the_send_timeout_is_dropped() -> None:
     async def main() -> None:
         slow = Harness("http", app, timeout_send=0.1)
         stalled = Harness("http", app, timeout_send=0.1)
-        for harness in (slow, stalled):
+        busy = Harness("http", app, timeout_send=0.1)
+        for harness in (slow, stalled, busy):
             harness.transport.buffered = 1_000_000
             harness.connection.pause_writing()
         for _ in range(6):  # 0.3 s: three timeouts
             await asyncio.sleep(0.05)
             slow.transport.buffered -= 1000  # it reads a little
+            # More is queued than the kernel takes: the buffer grows, yet the client reads.
+            busy.connection._out.written += 2000
+            busy.transport.buffered += 1500
         assert stalled.transport.closed
         assert not slow.transport.closed
+        assert not busy.transport.closed
+        await busy.finish()
         slow.connection.resume_writing()
         await asyncio.sleep(0.3)
         assert not slow.transport.closed  # the watch ends with the pause

@@ -58,7 +58,7 @@ class Connection(asyncio.Protocol):
         "_out",
         "_proxied",
         "_stall",
-        "_stall_size",
+        "_stall_sent",
         "_wheel",
         "_when_writable",
         "alpn",
@@ -106,7 +106,7 @@ class Connection(asyncio.Protocol):
         self._input_held = False  # input paused because the client does not read our output
         self._when_writable: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
         self._stall: Cancellable | None = None  # --timeout-send, while writing is paused
-        self._stall_size = 0  # the transport's buffer at the last look
+        self._stall_sent = 0  # bytes the kernel had taken at the last look
         self._lingering = False
         self._linger_bytes = 0
         self._counters = services.metrics  # bytes in (and out, by the batcher) with --metrics
@@ -176,7 +176,7 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         timeout = self.services.config.timeout_send
         if timeout and self._stall is None and transport is not None:
-            self._stall_size = transport.get_write_buffer_size()
+            self._stall_sent = self._out.written - transport.get_write_buffer_size()
             self._stall = self.call_later(timeout, self._check_stall)
         if (
             not self._input_held
@@ -272,9 +272,11 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if not self._out.paused or transport is None or transport.is_closing():
             return
-        size = transport.get_write_buffer_size()
-        if size < self._stall_size:  # it reads, slowly: look again a timeout later
-            self._stall_size = size
+        # What the kernel took since the last look (the buffer may also have grown meanwhile:
+        # other HTTP/2 streams' answers).
+        sent = self._out.written - transport.get_write_buffer_size()
+        if sent > self._stall_sent:  # it reads, slowly: look again a timeout later
+            self._stall_sent = sent
             self._stall = self.call_later(self.services.config.timeout_send, self._check_stall)
             return
         client = self.client

@@ -36,6 +36,7 @@ class WriteBatcher:
         "loop",
         "paused",
         "transport",
+        "written",
     )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, counters: SentBytes | None = None) -> None:
@@ -47,6 +48,7 @@ class WriteBatcher:
         self._handle: asyncio.Handle | None = None
         self.paused = False
         self._waiter: asyncio.Future[None] | None = None
+        self.written = 0  # bytes handed to the transport (less its buffer: bytes the kernel took)
 
     def pause(self) -> None:
         """The transport's pause_writing(): its buffer is above the high-water mark."""
@@ -86,6 +88,7 @@ class WriteBatcher:
                         transport.write(b"".join(chunks))
                     else:
                         transport.writelines(chunks)
+                self.written += size
                 counters = self.counters
                 if counters is not None:
                     counters.sent += size
