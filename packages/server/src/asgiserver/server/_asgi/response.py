@@ -14,10 +14,6 @@ from email.utils import formatdate
 
 from asgiserver.server._asgi.types import ASGIProtocolError, Headers
 
-# The lengths of the names finish() looks for (date, server, content-length, transfer-encoding):
-# any other name is passed on without being lowered and compared.
-_SPECIAL_SIZES = frozenset((4, 6, 14, 17))
-
 
 class ResponseDefaults:
     """The fields a worker adds to every response, and the shared Date value (refreshed each second)."""
@@ -59,18 +55,17 @@ class ResponseDefaults:
                 name, value = header
                 if type(name) is not bytes or type(value) is not bytes:
                     raise ASGIProtocolError("header names and values must be bytes")
-                if len(name) in _SPECIAL_SIZES:  # only then can it be one of the four below
-                    lowered = name.lower()
-                    if lowered == b"content-length":
-                        if status == 204:
-                            continue  # RFC 9110 §8.6: MUST NOT be sent in a 204
-                        has_length = True
-                    elif lowered == b"transfer-encoding":
-                        continue
-                    elif lowered == b"date":
-                        has_date = True
-                    elif lowered == b"server":
-                        has_server = True
+                lowered = name.lower()
+                if lowered == b"content-length":
+                    if status == 204:
+                        continue  # RFC 9110 §8.6: MUST NOT be sent in a 204
+                    has_length = True
+                elif lowered == b"transfer-encoding":
+                    continue
+                elif lowered == b"date":
+                    has_date = True
+                elif lowered == b"server":
+                    has_server = True
                 out.append(header)
         except (TypeError, ValueError):
             raise ASGIProtocolError("headers must be an iterable of [name, value] pairs") from None
