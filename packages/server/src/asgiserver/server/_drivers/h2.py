@@ -251,9 +251,14 @@ class H2Driver:
         self.streams[stream_id] = stream
         if services.shutting_down:
             cycle.shutdown()  # opened before our last GOAWAY: the drain applies to it too
-        if self._stall is None and services.config.timeout_send:
-            self._stall = sink.call_later(services.config.timeout_send, self._check_stalls)
+        self._watch_stalls()
         return cycle.run(services.app, services.config.timeout_request)
+
+    def _watch_stalls(self) -> None:
+        """A stream opened: look at waiting streams every --timeout-send while any is open."""
+        timeout = self.services.config.timeout_send
+        if self._stall is None and timeout:
+            self._stall = self.sink.call_later(timeout, self._check_stalls)
 
     def _check_stalls(self) -> None:
         """`--timeout-send`, every so often while streams are open: a stream whose response bytes
@@ -284,9 +289,7 @@ class H2Driver:
             self._flush()
             self._maybe_close()
         if conn.open_streams and not self.sink.closed:
-            self._stall = self.sink.call_later(
-                self.services.config.timeout_send, self._check_stalls
-            )
+            self._watch_stalls()
 
     def _on_extended_connect(self, event: h2adapter.Request) -> None:
         """RFC 8441 §4: extended CONNECT with :protocol websocket opens a WebSocket on the stream."""
@@ -319,6 +322,7 @@ class H2Driver:
         cycle = WebSocketCycle(scope, channel, self.services.config.ws_max_queue)
         channel.cycle = cycle
         self.streams[stream_id] = stream
+        self._watch_stalls()
         self._starting.append(cycle.run(self.services.app))
 
     def respond(
