@@ -174,3 +174,34 @@ def test_a_client_that_takes_nothing_for_the_send_timeout_is_dropped() -> None:
         await stalled.finish()
 
     asyncio.run(main())
+
+
+def test_a_drain_while_the_client_does_not_read_still_ends_the_connection() -> None:
+    """A graceful shutdown that comes while pipelined requests wait for the client to read: the
+    connection is not left open. It is closed as idle, or, with more of the client's bytes still
+    unparsed, the waiting request is answered with `connection: close` once it reads."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await answer(send, scope["path"].encode())
+
+    async def main() -> None:
+        for tail in (b"", b"GET /c HTTP/1.1\r\nhost"):
+            harness = Harness("http", app)
+            harness.feed(get("a") + get("b") + tail)
+            harness.connection.pause_writing()
+            await harness.settle()
+            harness.connection.shutdown()
+            harness.connection.resume_writing()
+            for _ in range(100):
+                if harness.transport.closed:
+                    break
+                await asyncio.sleep(CORK_SECONDS / 10)
+            assert harness.transport.closed
+            out = bytes(harness.transport.out)
+            assert out.count(b"HTTP/1.1 200") == (2 if tail else 1)
+            if tail:
+                assert out.rstrip().endswith(b"/b")
+                assert b"connection: close" in out.split(b"/a", 1)[1]
+            await harness.finish()
+
+    asyncio.run(main())

@@ -197,7 +197,7 @@ class Connection(asyncio.Protocol):
             if not self.read_paused and transport is not None and not transport.is_closing():
                 transport.resume_reading()
         waiting = self._when_writable
-        if waiting and not self.closing:
+        if waiting and not self.closed:  # a draining connection still serves what it read
             self._when_writable = []
             for callback, args in waiting:
                 self.loop.call_soon(callback, *args)
