@@ -386,6 +386,27 @@ def test_limit_concurrency_answers_503(start_server) -> None:
     assert httpx.get(server.url + "/", timeout=10).status_code == 200
 
 
+def test_limit_connections_stops_accepting_until_one_closes(start_server) -> None:
+    """--limit-connections 2: a third connection waits in the listen backlog, unanswered and not
+    refused, until one of the first two closes; then it is served."""
+    server = start_server("testapp:app", "--limit-connections", "2")
+    first, second = server.connect(), server.connect()
+    for sock in (first, second):
+        sock.sendall(get("/"))
+        assert read_response(sock)[1] == b"hello"
+    with server.connect() as third:
+        third.sendall(get("/pid"))
+        third.settimeout(1.0)
+        with pytest.raises(TimeoutError):
+            third.recv(1)  # not accepted by the worker yet: nothing reads its request
+        first.close()
+        third.settimeout(5)
+        assert read_response(third)[1] == str(server.pid).encode()
+        second.sendall(get("/"))  # the ones it held still work
+        assert read_response(second)[1] == b"hello"
+    second.close()
+
+
 def test_keep_alive_idle_connection_is_closed(start_server) -> None:
     server = start_server("testapp:app", "--timeout-keep-alive", "0.5")
     with server.connect() as sock:

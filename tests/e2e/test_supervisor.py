@@ -101,6 +101,32 @@ def test_workers_serve_from_distinct_processes(start_server) -> None:
     assert server.stop() == 0
 
 
+def test_limit_connections_sends_the_next_connection_to_a_worker_with_room(start_server) -> None:
+    """--limit-connections 1 with two workers: the worker holding a connection stops accepting, so
+    the second connection goes to the other worker, and a third waits until one closes."""
+    server: ServerProcess = start_server(
+        "testapp:app", "--workers", "2", "--limit-connections", "1"
+    )
+    assert wait_until(lambda: server.stderr.count("Listening on") == 2)
+    request = b"GET /pid HTTP/1.1\r\nHost: t\r\n\r\n"
+    held = [server.connect(), server.connect()]
+    pids = set()
+    for sock in held:
+        sock.sendall(request)
+        pids.add(read_response(sock)[1])
+    assert len(pids) == 2  # one connection in each worker
+    with server.connect() as third:
+        third.sendall(request)
+        third.settimeout(1.0)
+        with pytest.raises(TimeoutError):
+            third.recv(1)
+        held.pop().close()
+        third.settimeout(5)
+        assert read_response(third)[1] in pids
+    held[0].close()
+    assert server.stop() == 0
+
+
 def test_killed_worker_is_replaced_under_load(start_server) -> None:
     server: ServerProcess = start_server("testapp:app", "--workers", "2")
     assert wait_until(lambda: len(children(server.pid)) == 2)

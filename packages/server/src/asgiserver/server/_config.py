@@ -821,6 +821,15 @@ class Config:
         default=None,
         metadata=cli(LIMITS, "answer 503 once this many requests are in flight", parse=positive),
     )
+    limit_connections: int | None = field(
+        default=None,
+        metadata=cli(
+            LIMITS,
+            "a worker holding this many connections stops accepting until one closes: new ones "
+            "wait in the listen backlog or go to a worker with room, none is refused",
+            parse=positive,
+        ),
+    )
     limit_request_line: int = field(
         default=8 * 1024,
         metadata=cli(LIMITS, "bytes in the request line (414 past it)", parse=positive),

@@ -193,6 +193,10 @@ class Services(Protocol):
         """Called from inside that coroutine's task as its last step."""
         ...
 
+    def connection_closed(self) -> None:
+        """A connection left `connections` (`--limit-connections` may accept again)."""
+        ...
+
 
 DriverFactory = Callable[[Sink], Driver]
 

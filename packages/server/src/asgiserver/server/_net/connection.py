@@ -154,7 +154,9 @@ class Connection(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.services.connections.discard(self)
+        services = self.services
+        services.connections.discard(self)
+        services.connection_closed()
         self._drop_timer()
         self.closing = True
         driver = self.driver

@@ -15,19 +15,18 @@ outside `--forwarded-allow-ips` are closed at accept. The header must arrive wit
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import socket
 import ssl
 from collections.abc import Callable
+from typing import Any
 
 from asgiserver.server._drivers.base import InvalidProxyHeader, ProxiedEndpoints
+from asgiserver.server._net.listener import ConnectionGate, Listener
 
 logger = logging.getLogger("asgiserver.error")
 
 ReadHeader = Callable[[bytes], ProxiedEndpoints | None]
-ACCEPT_RETRY_SECONDS = 1.0  # after EMFILE and the like, as asyncio's own accept loop waits
-_ABORTED = (errno.ECONNABORTED, errno.EPROTO, errno.EPERM)  # the peer left before accept()
 
 
 class _Pending:
@@ -41,7 +40,7 @@ class _Pending:
         self.timer = timer
 
 
-class ProxyProtocolListener:
+class ProxyProtocolListener(Listener):
     """Accepts on one listening socket; each connection is served once its header is read."""
 
     def __init__(
@@ -56,71 +55,50 @@ class ProxyProtocolListener:
         tls: ssl.SSLContext | None,
         header_timeout: float,
         backlog: int,
+        gate: ConnectionGate | None = None,
     ) -> None:
-        self.loop = loop
-        self.sock = sock
-        self.protocol_factory = protocol_factory
+        super().__init__(
+            loop,
+            sock,
+            None,  # each connection's factory is made once its header is read (_serve)
+            tls=tls,
+            handshake_timeout=header_timeout,
+            backlog=backlog,
+            gate=gate,
+        )
+        self.proxied_factory = protocol_factory
         self.read_header = read_header
         self.max_header_bytes = max_header_bytes
         self.trusts = trusts
-        self.tls = tls
         self.header_timeout = header_timeout
-        self.backlog = backlog
         self.pending: dict[socket.socket, _Pending] = {}
-        self.handovers: set[asyncio.Task[object]] = set()  # TLS handshakes under way
-        self.closed = False
-
-    def start(self) -> None:
-        self.loop.add_reader(self.sock.fileno(), self._accept)
 
     def close(self) -> None:
         """Stop accepting and close the connections still without a header (nothing of theirs
         has been read as a request); handshakes under way are cancelled."""
         if self.closed:
             return
-        self.closed = True
-        self.loop.remove_reader(self.sock.fileno())
-        self.sock.close()
+        super().close()
         for conn in list(self.pending):
             self._drop(conn)
-        for task in list(self.handovers):
-            task.cancel()
 
     # ---- accepting -----------------------------------------------------------------------------
 
-    def _accept(self) -> None:
-        for _ in range(self.backlog):  # as many as are waiting, bounded as asyncio bounds its own
-            try:
-                conn, address = self.sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                if exc.errno in _ABORTED:
-                    continue
-                # Out of descriptors (EMFILE, ENFILE, ENOBUFS): stop listening for a moment
-                # rather than spin on a readable listening socket.
-                logger.error("Accepting a connection failed: %s; retrying in 1 s", exc)
-                self.loop.remove_reader(self.sock.fileno())
-                self.loop.call_later(ACCEPT_RETRY_SECONDS, self._resume)
-                return
-            conn.setblocking(False)
-            host = str(address[0]) if isinstance(address, tuple) else None
-            peer = host if host is not None else "unix socket"
-            if not self.trusts(host):
-                logger.warning(
-                    "Connection from %s refused: --proxy-protocol takes PROXY headers only "
-                    "from --forwarded-allow-ips",
-                    peer,
-                )
-                conn.close()
-                continue
-            timer = self.loop.call_later(self.header_timeout, self._expire, conn)
-            self.pending[conn] = _Pending(peer, timer)
-            self.loop.add_reader(conn.fileno(), self._readable, conn)
-
-    def _resume(self) -> None:
-        if not self.closed:
-            self.loop.add_reader(self.sock.fileno(), self._accept)
+    def _accepted(self, conn: socket.socket, address: Any) -> None:
+        host = str(address[0]) if isinstance(address, tuple) else None
+        peer = host if host is not None else "unix socket"
+        if not self.trusts(host):
+            logger.warning(
+                "Connection from %s refused: --proxy-protocol takes PROXY headers only "
+                "from --forwarded-allow-ips",
+                peer,
+            )
+            conn.close()
+            return
+        timer = self.loop.call_later(self.header_timeout, self._expire, conn)
+        self.pending[conn] = _Pending(peer, timer)
+        self.in_hand += 1
+        self.loop.add_reader(conn.fileno(), self._readable, conn)
 
     # ---- one pending connection ------------------------------------------------------------------
 
@@ -163,7 +141,7 @@ class ProxyProtocolListener:
             self._drop(conn)
             return
         self._forget(conn)
-        self._hand_over(conn, endpoints)
+        self._serve(conn, endpoints)
 
     def _expire(self, conn: socket.socket) -> None:
         pending = self.pending.get(conn)
@@ -175,6 +153,7 @@ class ProxyProtocolListener:
         pending = self.pending.pop(conn)
         pending.timer.cancel()
         self.loop.remove_reader(conn.fileno())
+        self._release()
 
     def _drop(self, conn: socket.socket) -> None:
         self._forget(conn)
@@ -182,20 +161,6 @@ class ProxyProtocolListener:
 
     # ---- handing over to the loop ----------------------------------------------------------------
 
-    def _hand_over(self, conn: socket.socket, endpoints: ProxiedEndpoints) -> None:
-        factory = self.protocol_factory
-        opening = self.loop.connect_accepted_socket(
-            lambda: factory(endpoints),
-            conn,
-            ssl=self.tls,
-            ssl_handshake_timeout=self.header_timeout if self.tls is not None else None,
-        )
-        task: asyncio.Task[object] = self.loop.create_task(opening)
-        self.handovers.add(task)
-        task.add_done_callback(self._handed_over)
-
-    def _handed_over(self, task: asyncio.Task[object]) -> None:
-        self.handovers.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            # A failed TLS handshake: the loop has closed the socket (as create_server's would).
-            logger.debug("Connection closed during its TLS handshake: %s", exc)
+    def _serve(self, conn: socket.socket, endpoints: ProxiedEndpoints) -> None:
+        factory = self.proxied_factory
+        self._hand_over(conn, lambda: factory(endpoints))

@@ -37,6 +37,7 @@ from asgiserver.server._drivers.uwsgi import UwsgiDriver, uwsgi_driver_factory
 from asgiserver.server._drivers.ws import WSChannel
 from asgiserver.server._net.connection import LINGER_SECONDS, Connection
 from asgiserver.server._net.deadlines import DeadlineWheel
+from asgiserver.server._net.listener import ConnectionGate, Listener
 from asgiserver.server._net.proxy_listener import ProxyProtocolListener
 from asgiserver.server._net.sockets import describe, ssl_context
 from asgiserver.server._process.metrics import encode_snapshot
@@ -77,6 +78,7 @@ class WorkerState:
         "connections",
         "deadlines",
         "defaults",
+        "gate",
         "inflight",
         "limit_concurrency",
         "loop",
@@ -93,6 +95,12 @@ class WorkerState:
         self.app = app
         self.loop = loop
         self.connections: set[Connection] = set()
+        # --limit-connections: the worker's listeners stop accepting while it holds that many.
+        self.gate = (
+            ConnectionGate(config.limit_connections, self.connections)
+            if config.limit_connections
+            else None
+        )
         self.deadlines = DeadlineWheel(loop)  # every connection's deadline, on one loop timer
         self.tasks: set[asyncio.Task[None]] = set()
         self.inflight = 0
@@ -122,6 +130,11 @@ class WorkerState:
         self._current_task = _current_task_function()
         self._date_timer: asyncio.TimerHandle | None = None
         self._refresh_date()
+
+    def connection_closed(self) -> None:
+        gate = self.gate
+        if gate is not None:
+            gate.released()
 
     @property
     def app_state(self) -> dict[str, Any]:
@@ -265,10 +278,23 @@ class Worker:
             alpn = ["h2", "http/1.1"] if config.http2 and config.protocol == "http" else None
             tls = ssl_context(config, alpn)
             protocol_factory = state.protocol_factory()
-            servers: list[asyncio.Server | ProxyProtocolListener] = []
+            servers: list[asyncio.Server | Listener] = []
             for sock in self.sockets:
                 if config.proxy_protocol:
                     servers.append(self._proxy_protocol_listener(loop, sock, tls, state))
+                elif state.gate is not None:
+                    # --limit-connections: a listener that can stop accepting (listener.py).
+                    listener = Listener(
+                        loop,
+                        sock,
+                        protocol_factory,
+                        tls=tls,
+                        handshake_timeout=config.timeout_request_head,
+                        backlog=config.backlog,
+                        gate=state.gate,
+                    )
+                    listener.start()
+                    servers.append(listener)
                 else:
                     server = await loop.create_server(
                         protocol_factory,
@@ -316,6 +342,7 @@ class Worker:
             tls=tls,
             header_timeout=config.timeout_request_head,
             backlog=config.backlog,
+            gate=state.gate,
         )
         listener.start()
         return listener
@@ -330,9 +357,7 @@ class Worker:
             connections[protocol_of(connection.driver)] += 1
         return encode_snapshot(state.metrics, connections, state.inflight, loop_lag)
 
-    async def _shutdown(
-        self, servers: list[asyncio.Server | ProxyProtocolListener], state: WorkerState
-    ) -> None:
+    async def _shutdown(self, servers: list[asyncio.Server | Listener], state: WorkerState) -> None:
         logger.info("Shutting down")
         for server in servers:
             server.close()
