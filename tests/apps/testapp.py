@@ -117,6 +117,16 @@ async def app(scope, receive, send) -> None:
             await send({"type": "http.response.body", "body": part, "more_body": sent < size})
         if size == 0:
             await send({"type": "http.response.body", "body": b""})
+    elif path == "/threads":
+        import threading
+
+        import anyio.to_thread
+
+        loop = asyncio.get_running_loop()
+        name = await loop.run_in_executor(None, lambda: threading.current_thread().name)
+        tokens = anyio.to_thread.current_default_thread_limiter().total_tokens
+        info = {"executor_thread": name, "anyio_tokens": tokens}
+        await respond(send, 200, json.dumps(info).encode(), content_type=b"application/json")
     elif path == "/blob":
         # One body message of `size` bytes made for this response (not a shared object, which a
         # transport's buffer would hold once however often it is queued).

@@ -187,6 +187,20 @@ def test_scope_fields(start_server) -> None:
     assert "mutated" not in again["state"]
 
 
+@pytest.mark.parametrize("threads", [None, "3"])
+def test_threads_size_the_pools_for_blocking_code(start_server, threads: str | None) -> None:
+    """--threads: asyncio's default executor and AnyIO's thread limiter (Starlette's and FastAPI's
+    sync endpoints) get that many threads; without it both keep their own defaults."""
+    server = start_server("testapp:app", *(["--threads", threads] if threads else []))
+    info = httpx.get(server.url + "/threads", timeout=10).json()
+    if threads:
+        assert info["anyio_tokens"] == 3
+        assert info["executor_thread"].startswith("asgiserver-blocking")
+    else:
+        assert info["anyio_tokens"] == 40
+        assert not info["executor_thread"].startswith("asgiserver-blocking")
+
+
 def test_percent_encoded_utf8_path_is_decoded(server: ServerProcess) -> None:
     with server.connect() as sock:
         sock.sendall(get("/sc%6Fpe/%C3%A9t%C3%A9"))

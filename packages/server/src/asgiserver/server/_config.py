@@ -441,6 +441,17 @@ class Config:
         default=False,
         metadata=cli(SUPERVISION, "import the application in the master", kind="flag"),
     )
+    threads: int | None = field(
+        default=None,
+        metadata=cli(
+            SUPERVISION,
+            "threads per worker for the app's blocking code: asyncio's default executor "
+            "(asyncio.to_thread, run_in_executor, asgiref) and AnyIO's thread limiter (Starlette "
+            "and FastAPI sync endpoints) (default: their own, min(32, CPUs + 4) and 40)",
+            aliases=("--blocking-threads",),
+            parse=positive,
+        ),
+    )
     timeout_worker: float = field(
         default=30.0,
         metadata=cli(

@@ -41,6 +41,7 @@ from asgiserver.server._net.listener import ConnectionGate, Listener
 from asgiserver.server._net.proxy_listener import ProxyProtocolListener
 from asgiserver.server._net.sockets import describe, ssl_context
 from asgiserver.server._process.metrics import encode_snapshot
+from asgiserver.server._process.threads import use_threads
 
 logger = logging.getLogger("asgiserver.error")
 
@@ -264,6 +265,8 @@ class Worker:
         state.on_request_done = self.on_request_done
         if self.install_signals:
             self._install_signal_handlers(loop)
+        if config.threads:
+            use_threads(loop, config.threads)
         runner = LifespanRunner(
             self.app,
             config.lifespan,
