@@ -71,6 +71,9 @@ class Listener:
     ) -> None:
         self.loop = loop
         self.sock = sock
+        # Workers share a listening socket: another may take the connection that woke this one,
+        # and a blocking accept() would then stop the loop.
+        sock.setblocking(False)
         self.protocol_factory = protocol_factory
         self.tls = tls
         self.handshake_timeout = handshake_timeout
