@@ -290,17 +290,20 @@ def test_pipelining_client_that_reads_nothing_does_not_make_the_server_hold_the_
 
 
 def test_client_that_takes_nothing_for_the_send_timeout_is_dropped(start_server) -> None:
+    # 32 MiB: more than the kernel's socket buffers can take (loopback autotunes the server's
+    # send buffer up to tcp_wmem's 4 MiB), so the server's own buffer holds the rest.
+    size = 32 * 2**20
     server = start_server("testapp:app", "--timeout-send", "1")
     with server.connect() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-        sock.sendall(get(f"/blob?size={4 * 2**20}"))
+        sock.sendall(get(f"/blob?size={size}"))
         time.sleep(3.5)  # past the timeout, and the look one timeout later
         sock.settimeout(5)
         received = 0
         with contextlib.suppress(ConnectionResetError):  # an end either way, never a timeout
             while chunk := sock.recv(65536):
                 received += len(chunk)
-    assert received < 4 * 2**20  # what the kernel already had, not the whole answer
+    assert received < size  # what the kernel already had, not the whole answer
     assert "took none of the response for 1s: closing" in server.stderr
 
 
