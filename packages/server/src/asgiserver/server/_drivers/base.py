@@ -201,6 +201,11 @@ class Services(Protocol):
 DriverFactory = Callable[[Sink], Driver]
 
 
+def peer_text(client: Client) -> str:
+    """A client as the log lines name it: `host:port`, or `-` on a unix socket."""
+    return f"{client[0]}:{client[1]}" if client else "-"
+
+
 def body_stalled(sink: Sink, last_body_time: float, timeout: float) -> bool:
     """At the body deadline: has the client stopped sending the request body? If not (bytes came
     meanwhile, or input is paused on purpose: the app is not reading, or the client does not read

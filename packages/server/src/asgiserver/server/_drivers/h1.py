@@ -32,6 +32,7 @@ from asgiserver.server._drivers.base import (
     Services,
     Sink,
     body_stalled,
+    peer_text,
 )
 from asgiserver.server._drivers.h2 import PREFACE, H2Driver, h2_limits
 from asgiserver.server._drivers.metrics import HTTP1, WEBSOCKET
@@ -569,8 +570,7 @@ class H1Driver:
             sink.arm(KEEPALIVE_TIMER, services.config.timeout_keep_alive)
 
     def _peer(self) -> str:
-        client = self.sink.client
-        return f"{client[0]}:{client[1]}" if client else "-"
+        return peer_text(self.sink.client)
 
     def _log_request(self, status: int, size: int, start: float | None) -> None:
         if not self.services.access_log:

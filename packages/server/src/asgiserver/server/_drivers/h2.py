@@ -26,6 +26,7 @@ from asgiserver.server._drivers.base import (
     Cancellable,
     Services,
     Sink,
+    peer_text,
 )
 from asgiserver.server._drivers.metrics import HTTP2, WEBSOCKET
 from asgiserver.server._drivers.ws import WSChannel
@@ -387,8 +388,7 @@ class H2Driver:
         self._maybe_close()
 
     def _peer(self) -> str:
-        client = self.sink.client
-        return f"{client[0]}:{client[1]}" if client else "-"
+        return peer_text(self.sink.client)
 
     def timer_fired(self, kind: int) -> None:
         if self.streams:

@@ -22,6 +22,7 @@ from asgiserver.server._drivers.base import (
     DriverFactory,
     ProxiedEndpoints,
     Services,
+    peer_text,
 )
 from asgiserver.server._net import sendfile, tls
 from asgiserver.server._net.deadlines import EARLY_TOLERANCE, NOT_FILED, DeadlineWheel
@@ -281,10 +282,9 @@ class Connection(asyncio.Protocol):
             self._stall_sent = sent
             self._stall = self.call_later(self.services.config.timeout_send, self._check_stall)
             return
-        client = self.client
         logger.info(
             "Client %s took none of the response for %gs: closing",
-            f"{client[0]}:{client[1]}" if client else "-",
+            peer_text(self.client),
             self.services.config.timeout_send,
         )
         self.abort()
