@@ -150,6 +150,17 @@ async def app(scope, receive, send) -> None:
         delay = float(dict(_query(scope)).get("delay", "1"))
         await asyncio.sleep(delay)
         await respond(send, 200, b"slow done")
+    elif path == "/slow-read":
+        # Takes the first body message, works for `delay` seconds, then reads the rest: the
+        # client waits on us (on HTTP/2, on the stream's flow-control window), not we on it.
+        delay = float(dict(_query(scope)).get("delay", "1"))
+        first = await receive()
+        await asyncio.sleep(delay)
+        try:
+            rest = await read_body(receive) if first.get("more_body") else b""
+        except ConnectionAbortedError:
+            return
+        await respond(send, 200, b"%d" % (len(first.get("body", b"")) + len(rest)))
     elif path == "/wait-disconnect":
         message = await receive()
         while message["type"] != "http.disconnect":

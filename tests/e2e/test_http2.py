@@ -623,3 +623,31 @@ def test_stalled_request_bodies_time_out_per_stream(start_server) -> None:
         assert client.response(client.request("/"))[::2] == (200, b"hello")
     finally:
         client.close()
+
+
+def test_an_app_that_reads_its_body_slowly_is_not_a_stalled_body(start_server) -> None:
+    """--timeout-request-body counts only while the app waits for the body. An app that works for
+    2 s between two reads keeps the client waiting on the stream's window (256 KiB): that is no
+    stall of the client's, and the request completes."""
+    server = start_server("testapp:app", "--timeout-request-body", "1")
+    client = RawClient(server)
+    try:
+        body = b"x" * (600 * 1024)
+        sid = client.request(
+            "/slow-read?delay=2", "POST", [("content-length", str(len(body)))], end=False
+        )
+        sent = 0
+        while sent < len(body):
+            room = min(client.conn.local_flow_control_window(sid), len(body) - sent)
+            room = min(room, client.conn.max_outbound_frame_size)
+            if room <= 0:
+                client.pump(lambda: client.conn.local_flow_control_window(sid) > 0)
+                continue
+            client.conn.send_data(
+                sid, body[sent : sent + room], end_stream=sent + room == len(body)
+            )
+            client.flush()
+            sent += room
+        assert client.response(sid)[::2] == (200, b"%d" % len(body))
+    finally:
+        client.close()

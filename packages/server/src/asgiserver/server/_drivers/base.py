@@ -206,12 +206,26 @@ def peer_text(client: Client) -> str:
     return f"{client[0]}:{client[1]}" if client else "-"
 
 
-def body_stalled(sink: Sink, last_body_time: float, timeout: float) -> bool:
-    """At the body deadline: has the client stopped sending the request body? If not (bytes came
-    meanwhile, or input is paused on purpose: the app is not reading, or the client does not read
-    our output), re-arm for the time left."""
+def body_wait_left(
+    sink: Sink, last_body_time: float, timeout: float, app_waiting: bool = True
+) -> float:
+    """At a body deadline: 0 when the client stopped sending the request body while the app waited
+    for it; otherwise the seconds until the deadline is looked at again (bytes came meanwhile, or
+    the body is held on purpose: the app is not reading it, or the client does not read our
+    output, and the input waits)."""
     idle = sink.time() - last_body_time
-    if idle < timeout or sink.read_paused or sink.write_paused:
-        sink.arm(BODY_TIMER, timeout - idle if idle < timeout else timeout)
+    if idle < timeout:
+        return timeout - idle
+    if not app_waiting or sink.read_paused or sink.write_paused:
+        return timeout
+    return 0.0
+
+
+def body_stalled(sink: Sink, last_body_time: float, timeout: float) -> bool:
+    """At the connection's body deadline (HTTP/1.1, uwsgi): has the client stopped sending the
+    request body? If not, the deadline is armed again for the time `body_wait_left` says."""
+    left = body_wait_left(sink, last_body_time, timeout)
+    if left:
+        sink.arm(BODY_TIMER, left)
         return False
     return True

@@ -26,6 +26,7 @@ from asgiserver.server._drivers.base import (
     Cancellable,
     Services,
     Sink,
+    body_wait_left,
     peer_text,
 )
 from asgiserver.server._drivers.metrics import HTTP2, WEBSOCKET
@@ -460,6 +461,7 @@ class H2Stream(_StreamBase):
 
     __slots__ = (
         "_body_timer",
+        "awaiting_body",
         "continue_sent",
         "cycle",
         "expect_continue",
@@ -477,6 +479,9 @@ class H2Stream(_StreamBase):
         self.continue_sent = False
         self.last_body_time = 0.0
         self._body_timer: Cancellable | None = None  # --timeout-request-body, while the app waits
+        # The app waits for body bytes it does not have. Otherwise a quiet client may be held by
+        # the stream's flow-control window, which only the app's reading opens (RFC 9113 §5.2).
+        self.awaiting_body = False
 
     # ---- from the driver ---------------------------------------------------------------------------
 
@@ -485,7 +490,8 @@ class H2Stream(_StreamBase):
         if cycle is None or cycle.response_complete:
             self.driver.conn.consumed(self.stream_id, len(data))  # nobody will read it
             return
-        if self._body_timer is not None:
+        if self.awaiting_body:
+            self.awaiting_body = False  # the app is woken with these bytes
             self.last_body_time = self.driver.sink.time()
         cycle.feed_body(data)  # held back by flow control, not by pausing the connection
 
@@ -546,9 +552,13 @@ class H2Stream(_StreamBase):
             self.continue_sent = True
             self._send(h2adapter.InformationalResponse(self.stream_id, 100, []))
         timeout = self.driver.services.config.timeout_request_body
-        if self._body_timer is None and timeout and not self.ended:
-            sink = self.driver.sink
-            self.last_body_time = sink.time()
+        if not timeout or self.ended:
+            return
+        # The client's time counts from now: until the app read, the window may have held it.
+        sink = self.driver.sink
+        self.awaiting_body = True
+        self.last_body_time = sink.time()
+        if self._body_timer is None:
             self._body_timer = sink.call_later(timeout, self._body_deadline)
 
     def _body_deadline(self) -> None:
@@ -561,9 +571,9 @@ class H2Stream(_StreamBase):
             return
         driver = self.driver
         timeout = driver.services.config.timeout_request_body
-        idle = driver.sink.time() - self.last_body_time
-        if idle < timeout:
-            self._body_timer = driver.sink.call_later(timeout - idle, self._body_deadline)
+        left = body_wait_left(driver.sink, self.last_body_time, timeout, self.awaiting_body)
+        if left:
+            self._body_timer = driver.sink.call_later(left, self._body_deadline)
             return
         logger.info(
             "Request body of HTTP/2 stream %d from %s stalled", self.stream_id, driver._peer()
